@@ -1,0 +1,96 @@
+// Package router is the terminal filter of every listener's chain: it matches the request
+// against the route table, picks a cluster and an endpoint, applies the route's mutations
+// and sends the request upstream.
+package router
+
+import (
+	"github.com/breeze-mesh/breeze/protocol"
+	"github.com/breeze-mesh/breeze/proxy/filter"
+	"github.com/breeze-mesh/breeze/proxy/route"
+	"github.com/breeze-mesh/breeze/proxy/stats"
+	"github.com/breeze-mesh/breeze/proxy/upstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Router sends requests to upstream clusters.
+type Router struct {
+	table       *route.Table
+	clusters    *upstream.Manager
+	codec       protocol.Registration
+	routeCounts map[*route.Route]prometheus.Counter
+}
+
+// New returns a router for one listener: its route table, the proxy's clusters, and the
+// listener's codec (upstream connections speak it too).
+func New(table *route.Table, clusters *upstream.Manager, codec protocol.Registration, st *stats.Listener) *Router {
+	r := &Router{table: table, clusters: clusters, codec: codec, routeCounts: map[*route.Route]prometheus.Counter{}}
+	for _, rt := range table.Routes {
+		r.routeCounts[rt] = st.Route(rt.Name)
+	}
+	return r
+}
+
+// OnRequest routes s. It never blocks: the response arrives through s.Respond from the
+// upstream connection's goroutine.
+func (r *Router) OnRequest(s filter.Stream) {
+	req := s.Request()
+	rt := r.table.Match(&req.Metadata)
+	if rt == nil {
+		s.LocalReply(protocol.NewLocalError(protocol.RouteNotFound, "no route for request (%s)", r.table.Describe(&req.Metadata)))
+		return
+	}
+	r.routeCounts[rt].Inc()
+	info := s.Info()
+	info.Route = rt.Name
+	clusterName := rt.PickCluster()
+	info.Cluster = clusterName
+	cluster := r.clusters.Get(clusterName)
+	if cluster == nil {
+		s.LocalReply(protocol.NewLocalError(protocol.ClusterNotFound, "route %q names unknown cluster %q", rt.Name, clusterName))
+		return
+	}
+	host := cluster.Pick()
+	if host == nil {
+		s.LocalReply(protocol.NewLocalError(protocol.NoHealthyUpstream, "cluster %q has no endpoints", clusterName))
+		return
+	}
+	info.Upstream = host.Address
+	for _, kv := range rt.RequestMutation {
+		s.AddRequestMutation(kv.Key, kv.Value)
+	}
+	for _, kv := range rt.ResponseMutation {
+		s.AddResponseMutation(kv.Key, kv.Value)
+	}
+	frame := req.Frame
+	if mut := s.RequestMutation(); len(mut) > 0 {
+		var err error
+		if frame, err = s.Codec().Encode(req, mut); err != nil {
+			s.LocalReply(protocol.NewLocalError(protocol.Internal, "apply request mutation: %v", err))
+			return
+		}
+	}
+	cluster.Stats.Requests.Inc()
+	oneway := req.Type == protocol.Oneway
+	host.Send(r.codec, &upstream.Request{
+		Frame:     frame,
+		ID:        req.RequestID,
+		Oneway:    oneway,
+		Timeout:   rt.Timeout,
+		Callbacks: callbacks{s},
+	})
+	if oneway {
+		s.Finish()
+	}
+}
+
+// callbacks adapts a stream to upstream.Callbacks.
+type callbacks struct{ s filter.Stream }
+
+func (c callbacks) OnResponse(resp *protocol.Message)  { c.s.Respond(resp) }
+func (c callbacks) OnFailure(err *protocol.LocalError) { c.s.LocalReply(err) }
+
+// Interface guards.
+var (
+	_ filter.Handler     = (*Router)(nil)
+	_ upstream.Callbacks = callbacks{}
+)

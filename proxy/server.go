@@ -1,0 +1,190 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/breeze-mesh/breeze/protocol"
+	"github.com/breeze-mesh/breeze/proxy/config"
+	"github.com/breeze-mesh/breeze/proxy/stats"
+	"github.com/breeze-mesh/breeze/proxy/upstream"
+)
+
+// Server is one proxy: its listeners, clusters and metrics.
+type Server struct {
+	log      *slog.Logger
+	metrics  *stats.Metrics
+	clusters *upstream.Manager
+
+	mu        sync.Mutex
+	listeners map[string]*listener
+	applied   *config.Bootstrap
+}
+
+// New returns a server with no listeners; Apply gives it a configuration.
+func New(log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	m := stats.New()
+	return &Server{
+		log:       log,
+		metrics:   m,
+		clusters:  upstream.NewManager(m),
+		listeners: map[string]*listener{},
+	}
+}
+
+// Metrics returns the server's metrics.
+func (s *Server) Metrics() *stats.Metrics { return s.metrics }
+
+// Clusters returns the server's cluster manager.
+func (s *Server) Clusters() *upstream.Manager { return s.clusters }
+
+// Config returns the configuration last applied.
+func (s *Server) Config() *config.Bootstrap {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.applied
+}
+
+// Apply makes cfg the running configuration. Every listener chain is built first; if any
+// fails nothing changes. Clusters are updated before the chains that route to them swap in,
+// listeners that appear start accepting, and listeners that disappear drain.
+func (s *Server) Apply(cfg *config.Bootstrap) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	type planned struct {
+		cfg   *config.Listener
+		codec protocol.Registration
+		st    *stats.Listener
+		state *chainState
+	}
+	var plan []planned
+	for _, lc := range cfg.Listeners {
+		reg, err := protocol.Lookup(lc.Codec)
+		if err != nil {
+			return fmt.Errorf("listener %q: %w", lc.Name, err)
+		}
+		if old := s.listeners[lc.Name]; old != nil && (old.cfg.Address != lc.Address || old.codec.Name != reg.Name) {
+			return fmt.Errorf("listener %q: changing the address or codec of a running listener is not supported; give it a new name", lc.Name)
+		}
+		if lc.MaxFrameSize <= 0 {
+			lc.MaxFrameSize = protocol.DefaultMaxFrameSize
+		}
+		st := s.metrics.Listener(statName(lc))
+		state, err := buildChain(lc, reg, s.clusters, st)
+		if err != nil {
+			return err
+		}
+		plan = append(plan, planned{cfg: lc, codec: reg, st: st, state: state})
+	}
+
+	// Bind new listeners before changing anything, so a port in use fails the whole update.
+	bound := map[string]net.Listener{}
+	for _, p := range plan {
+		if s.listeners[p.cfg.Name] != nil {
+			continue
+		}
+		ln, err := net.Listen("tcp", p.cfg.Address)
+		if err != nil {
+			for _, b := range bound {
+				b.Close()
+			}
+			return fmt.Errorf("listener %q: %w", p.cfg.Name, err)
+		}
+		bound[p.cfg.Name] = ln
+	}
+
+	s.clusters.Update(cfg.Clusters)
+	keep := map[string]bool{}
+	for _, p := range plan {
+		keep[p.cfg.Name] = true
+		if l := s.listeners[p.cfg.Name]; l != nil {
+			l.state.Store(p.state)
+			continue
+		}
+		l := &listener{
+			name:  p.cfg.Name,
+			codec: p.codec,
+			cfg:   p.cfg,
+			ln:    bound[p.cfg.Name],
+			stats: p.st,
+			log:   s.log.With("listener", p.cfg.Name),
+			force: make(chan struct{}),
+			conns: map[*downstream]struct{}{},
+		}
+		l.state.Store(p.state)
+		s.listeners[p.cfg.Name] = l
+		l.wg.Add(1)
+		go l.serve()
+		s.log.Info("listening", "listener", l.name, "address", l.Addr().String(), "codec", l.codec.Name)
+	}
+	for name, l := range s.listeners {
+		if !keep[name] {
+			delete(s.listeners, name)
+			go func() {
+				l.drain()
+				l.wg.Wait()
+			}()
+		}
+	}
+	s.applied = cfg
+	return nil
+}
+
+func statName(lc *config.Listener) string {
+	if lc.StatPrefix != "" {
+		return lc.StatPrefix
+	}
+	return lc.Name
+}
+
+// ListenerAddr returns the bound address of a listener, or nil.
+func (s *Server) ListenerAddr(name string) net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l := s.listeners[name]; l != nil {
+		return l.Addr()
+	}
+	return nil
+}
+
+// Shutdown stops accepting, lets in-flight requests finish until ctx is done, then closes
+// every connection.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	ls := make([]*listener, 0, len(s.listeners))
+	for _, l := range s.listeners {
+		ls = append(ls, l)
+	}
+	s.listeners = map[string]*listener{}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		for _, l := range ls {
+			l.drain()
+		}
+		for _, l := range ls {
+			l.wg.Wait()
+		}
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("shutdown: in-flight requests abandoned: %w", ctx.Err())
+		for _, l := range ls {
+			close(l.force)
+		}
+		<-done
+	}
+	s.clusters.Close()
+	return err
+}
