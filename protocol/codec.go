@@ -74,11 +74,11 @@ type HeartbeatResponder interface {
 type SniffResult uint8
 
 const (
-	// SniffNo: the bytes are not this protocol.
+	// SniffNo means the bytes are not this protocol.
 	SniffNo SniffResult = iota
-	// SniffYes: the bytes are this protocol.
+	// SniffYes means the bytes are this protocol.
 	SniffYes
-	// SniffNeedMore: too few bytes to tell.
+	// SniffNeedMore means there are too few bytes to tell.
 	SniffNeedMore
 )
 

@@ -24,12 +24,12 @@ func newStream(d *downstream, req *protocol.Message) *stream {
 	return &stream{conn: d, req: req, info: filter.Info{Listener: d.l.name, Start: time.Now()}}
 }
 
-func (s *stream) Context() context.Context       { return s.conn.ctx }
-func (s *stream) Request() *protocol.Message     { return s.req }
-func (s *stream) Codec() protocol.Codec          { return s.conn.codec }
-func (s *stream) Info() *filter.Info             { return &s.info }
+func (s *stream) Context() context.Context           { return s.conn.ctx }
+func (s *stream) Request() *protocol.Message         { return s.req }
+func (s *stream) Codec() protocol.Codec              { return s.conn.codec }
+func (s *stream) Info() *filter.Info                 { return &s.info }
 func (s *stream) RequestMutation() protocol.Mutation { return s.reqMut }
-func (s *stream) OnFinish(fn func(filter.Result)) { s.hooks = append(s.hooks, fn) }
+func (s *stream) OnFinish(fn func(filter.Result))    { s.hooks = append(s.hooks, fn) }
 
 func (s *stream) AddRequestMutation(key, value string) {
 	s.reqMut = append(s.reqMut, protocol.KeyValue{Key: key, Value: value})

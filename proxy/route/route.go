@@ -6,8 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 
-	"github.com/breeze-mesh/breeze/proxy/config"
 	"github.com/breeze-mesh/breeze/protocol"
+	"github.com/breeze-mesh/breeze/proxy/config"
 )
 
 // Table is a compiled route table: routes in order, first match wins.

@@ -4,8 +4,8 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/breeze-mesh/breeze/proxy/config"
 	"github.com/breeze-mesh/breeze/protocol"
+	"github.com/breeze-mesh/breeze/proxy/config"
 )
 
 func md(kv ...string) *protocol.Metadata {
