@@ -73,11 +73,15 @@ type Message struct {
 	CodecState any
 }
 
-// Reset clears m for reuse, keeping the Metadata backing array.
+// Reset clears m for reuse, keeping the Metadata's storage.
 func (m *Message) Reset() {
-	md := m.Metadata.kvs[:0]
+	kvs := m.Metadata.kvs
+	grown := cap(kvs) > 0 && &kvs[:1][0] != &m.Metadata.inline[0]
 	*m = Message{}
-	m.Metadata.kvs = md
+	if grown {
+		clear(kvs[:cap(kvs)]) // drop references to the old message's strings
+		m.Metadata.kvs = kvs[:0]
+	}
 }
 
 // Size is the length of the frame in bytes.

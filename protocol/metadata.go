@@ -15,10 +15,17 @@ type KeyValue struct {
 // protocol. Keys compare case-insensitively, as Aeraki's do (an Envoy header map underneath).
 //
 // It is a small ordered slice rather than a map: messages carry a handful of keys, a linear
-// scan over them is faster than hashing, and the slice is reused across requests.
+// scan over them is faster than hashing. The first entries live inside the Metadata value
+// itself, so decoding a typical message allocates nothing for its metadata; a Metadata (and
+// so a Message) must therefore not be copied by value once used — use Clone.
 type Metadata struct {
-	kvs []KeyValue
+	kvs    []KeyValue
+	inline [inlineEntries]KeyValue
 }
+
+// inlineEntries covers a typical Dubbo request (interface, method, version, dubbo version
+// and a few attachments) without a separate allocation.
+const inlineEntries = 12
 
 // Get returns the value of key and whether it is present.
 func (m *Metadata) Get(key string) (string, bool) {
@@ -49,12 +56,15 @@ func (m *Metadata) Set(key, value string) {
 			return
 		}
 	}
-	m.kvs = append(m.kvs, KeyValue{Key: key, Value: value})
+	m.Add(key, value)
 }
 
 // Add appends key=value without looking for an existing entry. Codecs use it while decoding
 // a frame whose keys are already unique; it saves the scan.
 func (m *Metadata) Add(key, value string) {
+	if m.kvs == nil {
+		m.kvs = m.inline[:0]
+	}
 	m.kvs = append(m.kvs, KeyValue{Key: key, Value: value})
 }
 
@@ -75,12 +85,17 @@ func (m *Metadata) Len() int { return len(m.kvs) }
 func (m *Metadata) All() []KeyValue { return m.kvs }
 
 // Reset removes every entry, keeping the backing array.
-func (m *Metadata) Reset() { m.kvs = m.kvs[:0] }
+func (m *Metadata) Reset() {
+	clear(m.kvs)
+	m.kvs = m.kvs[:0]
+}
 
 // Clone returns an independent copy (values still alias the same strings, which are
 // immutable).
-func (m *Metadata) Clone() Metadata {
-	return Metadata{kvs: append([]KeyValue(nil), m.kvs...)}
+func (m *Metadata) Clone() *Metadata {
+	c := &Metadata{}
+	c.kvs = append(c.inline[:0], m.kvs...)
+	return c
 }
 
 // Mutation is a list of key/values to add to (or overwrite in) a message when it is

@@ -54,18 +54,22 @@ func (d *downstream) serve() {
 		defer t.Stop()
 	}
 	fr := connio.NewFrameReader(d.nc, d.codec, d.l.cfg.MaxFrameSize)
+	var s *stream
 	for {
-		msg := new(protocol.Message)
-		if err := fr.Next(msg); err != nil {
-			d.readFailed(msg, err, fr)
+		if s == nil {
+			s = newStream(d)
+		}
+		if err := fr.Next(&s.req); err != nil {
+			d.readFailed(&s.req, err)
 			return
 		}
 		d.touch()
-		switch msg.Type {
+		switch s.req.Type {
 		case protocol.Heartbeat:
-			d.answerHeartbeat(msg)
+			d.answerHeartbeat(&s.req) // s is reused for the next frame
 		case protocol.Request, protocol.Oneway, protocol.StreamInit:
-			d.dispatch(msg)
+			d.dispatch(s)
+			s = nil
 		default:
 			// Responses and stream frames from a client have nowhere to go.
 			d.l.stats.DecodeErrors.Inc()
@@ -73,11 +77,12 @@ func (d *downstream) serve() {
 	}
 }
 
-func (d *downstream) dispatch(msg *protocol.Message) {
+func (d *downstream) dispatch(s *stream) {
 	d.inFlight.Add(1)
 	d.l.stats.Requests.Inc()
 	d.l.stats.Active.Inc()
-	d.l.current().chain.OnRequest(newStream(d, msg))
+	s.info.Start = time.Now()
+	d.l.current().chain.OnRequest(s)
 }
 
 func (d *downstream) answerHeartbeat(msg *protocol.Message) {
@@ -93,7 +98,7 @@ func (d *downstream) answerHeartbeat(msg *protocol.Message) {
 
 // readFailed ends the read loop: a clean close, a drain, or a bad frame. A bad frame whose
 // request id is known gets an error reply first, so the client's call fails with a reason.
-func (d *downstream) readFailed(msg *protocol.Message, err error, fr *connio.FrameReader) {
+func (d *downstream) readFailed(msg *protocol.Message, err error) {
 	switch {
 	case d.draining.Load():
 		d.waitDrained()

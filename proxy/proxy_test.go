@@ -148,9 +148,13 @@ type fixture struct {
 	addr string
 }
 
+func newTestServer() *proxy.Server {
+	return proxy.New(slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
 func startProxy(t *testing.T, codec string, routes []*config.Route, clusters ...*config.Cluster) *fixture {
 	t.Helper()
-	srv := proxy.New(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := newTestServer()
 	cfg := &config.Bootstrap{
 		Listeners: []*config.Listener{{
 			Name: "test", Address: "127.0.0.1:0", Codec: codec, MaxFrameSize: 64 << 10,

@@ -7,12 +7,13 @@ import (
 
 	"github.com/breeze-mesh/breeze/protocol"
 	"github.com/breeze-mesh/breeze/proxy/filter"
+	"github.com/breeze-mesh/breeze/proxy/upstream"
 )
 
 // stream is one request from decode to reply. It implements filter.Stream.
 type stream struct {
 	conn    *downstream
-	req     *protocol.Message
+	req     protocol.Message // decoded in place: one allocation per request for both
 	info    filter.Info
 	reqMut  protocol.Mutation
 	respMut protocol.Mutation
@@ -20,12 +21,12 @@ type stream struct {
 	done    atomic.Bool
 }
 
-func newStream(d *downstream, req *protocol.Message) *stream {
-	return &stream{conn: d, req: req, info: filter.Info{Listener: d.l.name, Start: time.Now()}}
+func newStream(d *downstream) *stream {
+	return &stream{conn: d, info: filter.Info{Listener: d.l.name, Start: time.Now()}}
 }
 
 func (s *stream) Context() context.Context           { return s.conn.ctx }
-func (s *stream) Request() *protocol.Message         { return s.req }
+func (s *stream) Request() *protocol.Message         { return &s.req }
 func (s *stream) Codec() protocol.Codec              { return s.conn.codec }
 func (s *stream) Info() *filter.Info                 { return &s.info }
 func (s *stream) RequestMutation() protocol.Mutation { return s.reqMut }
@@ -63,7 +64,7 @@ func (s *stream) LocalReply(e *protocol.LocalError) {
 	}
 	s.conn.l.stats.LocalReply(e.Kind)
 	if s.req.Type != protocol.Oneway {
-		s.conn.replyError(s.req, e)
+		s.conn.replyError(&s.req, e)
 	}
 	s.finish(filter.Result{LocalError: e})
 }
@@ -83,4 +84,12 @@ func (s *stream) finish(r filter.Result) {
 	s.conn.requestDone()
 }
 
-var _ filter.Stream = (*stream)(nil)
+// OnResponse and OnFailure let the upstream pool answer the stream without an adapter.
+func (s *stream) OnResponse(resp *protocol.Message)  { s.Respond(resp) }
+func (s *stream) OnFailure(err *protocol.LocalError) { s.LocalReply(err) }
+
+// Interface guards.
+var (
+	_ filter.Stream      = (*stream)(nil)
+	_ upstream.Callbacks = (*stream)(nil)
+)

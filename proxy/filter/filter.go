@@ -103,7 +103,8 @@ type Info struct {
 
 // Result is how a stream ended.
 type Result struct {
-	// Response is the upstream response, nil for a local reply or a oneway request.
+	// Response is the upstream response, nil for a local reply or a oneway request. It is
+	// valid only while the hook runs.
 	Response *protocol.Message
 	// LocalError is set when the proxy answered itself.
 	LocalError *protocol.LocalError

@@ -31,8 +31,8 @@ type Host struct {
 }
 
 // Send sends req to this host using codec reg, answering through req.Callbacks.
-func (h *Host) Send(reg protocol.Registration, req *Request) {
-	h.pool(reg).send(req)
+func (h *Host) Send(reg protocol.Registration, req Request) {
+	h.pool(reg).send(&req)
 }
 
 func (h *Host) pool(reg protocol.Registration) *pool {

@@ -142,7 +142,7 @@ func (c *conn) run() {
 func (c *conn) readLoop(nc net.Conn) {
 	fr := connio.NewFrameReader(nc, c.codec, c.pool.maxFrame)
 	for {
-		resp := new(protocol.Message)
+		resp := responses.Get().(*protocol.Message)
 		if err := fr.Next(resp); err != nil {
 			if errors.Is(err, protocol.ErrMalformed) || errors.Is(err, protocol.ErrFrameTooLarge) {
 				c.failAll(protocol.BadResponse, fmt.Sprintf("bad response from %s: %v", c.host.Address, err))
@@ -159,8 +159,13 @@ func (c *conn) readLoop(nc net.Conn) {
 			// A server sending requests or stream frames on a client connection: not
 			// something this connection can route. Drop it.
 		}
+		responses.Put(resp)
 	}
 }
+
+// responses recycles response messages: a callback may not keep one after it returns, and
+// the frame bytes it points to are never reused, so recycling the struct is safe.
+var responses = sync.Pool{New: func() any { return new(protocol.Message) }}
 
 func (c *conn) answerHeartbeat(msg *protocol.Message) {
 	hr, ok := c.codec.(protocol.HeartbeatResponder)

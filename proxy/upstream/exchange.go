@@ -10,6 +10,7 @@ import (
 // a goroutine of this package; neither may block.
 type Callbacks interface {
 	// OnResponse gets the response, its request id already set back to the request's own.
+	// resp is valid only until OnResponse returns (its Frame bytes stay valid for good).
 	OnResponse(resp *protocol.Message)
 	// OnFailure gets why no response will come.
 	OnFailure(err *protocol.LocalError)

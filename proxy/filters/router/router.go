@@ -71,19 +71,23 @@ func (r *Router) OnRequest(s filter.Stream) {
 	}
 	cluster.Stats.Requests.Inc()
 	oneway := req.Type == protocol.Oneway
-	host.Send(r.codec, &upstream.Request{
+	cb, ok := s.(upstream.Callbacks)
+	if !ok {
+		cb = callbacks{s}
+	}
+	host.Send(r.codec, upstream.Request{
 		Frame:     frame,
 		ID:        req.RequestID,
 		Oneway:    oneway,
 		Timeout:   rt.Timeout,
-		Callbacks: callbacks{s},
+		Callbacks: cb,
 	})
 	if oneway {
 		s.Finish()
 	}
 }
 
-// callbacks adapts a stream to upstream.Callbacks.
+// callbacks adapts a stream to upstream.Callbacks, for streams that do not implement it.
 type callbacks struct{ s filter.Stream }
 
 func (c callbacks) OnResponse(resp *protocol.Message)  { c.s.Respond(resp) }

@@ -17,6 +17,7 @@ type Writer struct {
 
 	mu      sync.Mutex
 	queue   net.Buffers
+	out     net.Buffers // the batch being written; only the loop goroutine touches it
 	queued  int
 	closed  bool
 	err     error
@@ -72,30 +73,30 @@ func (w *Writer) Close() {
 
 func (w *Writer) loop() {
 	defer close(w.done)
+	// Two arrays alternate: writers append to one while this goroutine writes the other.
 	var spare net.Buffers
 	for range w.wake {
 		for {
 			w.mu.Lock()
-			batch := w.queue
-			closed := w.closed
-			// The queue takes the spare array; the batch's array becomes the next spare
-			// once written. Never hand one array to both.
-			w.queue, w.queued, spare = spare[:0], 0, nil
+			batch, closed := w.queue, w.closed
+			w.queue, w.queued = spare[:0], 0
 			w.mu.Unlock()
 			if len(batch) == 0 {
+				spare = batch
 				if closed {
 					return
 				}
 				break
 			}
-			// WriteTo consumes its receiver; keep the backing array for reuse.
-			full := batch
-			if _, err := batch.WriteTo(w.conn); err != nil {
+			// WriteTo consumes the slice it is called on; w.out keeps that slice
+			// header off the heap, batch keeps the array for reuse.
+			w.out = batch
+			if _, err := w.out.WriteTo(w.conn); err != nil {
 				w.fail(err)
 				return
 			}
-			clear(full)
-			spare = full[:0]
+			clear(batch)
+			spare = batch[:0]
 		}
 	}
 }

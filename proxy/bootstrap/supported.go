@@ -1,0 +1,233 @@
+package bootstrap
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// supportedFields is the subset of Envoy's bootstrap (and of Breeze's own filter config)
+// that Breeze implements: for each message type, the fields a static bootstrap may set. A
+// field that parses but is not listed here is refused, so that no setting is silently
+// ignored. docs/bootstrap.md describes the same subset for users; keep them in step.
+//
+// An entry is a field name, optionally followed by a restriction:
+//
+//	name=A|B       an enum field that may only take the values A or B
+//	name[k1|k2]    a map field whose keys may only be k1 or k2
+//	name<T1|T2>    an Any field whose message must be of type T1 or T2 (then checked itself)
+//	name<*>        an Any field of any registered type, not checked further (a filter's own
+//	               config, which the filter validates when it is built)
+//
+// Messages of the google.protobuf package (Duration, UInt32Value, Struct, ...) are leaves.
+// A message reached through an allowed field but missing from the table is refused whole.
+var supportedFields = map[protoreflect.FullName][]string{
+	// Envoy's bootstrap: an admin address and static listeners and clusters.
+	"envoy.config.bootstrap.v3.Bootstrap":                 {"admin", "static_resources"},
+	"envoy.config.bootstrap.v3.Admin":                     {"address"},
+	"envoy.config.bootstrap.v3.Bootstrap.StaticResources": {"listeners", "clusters"},
+	"envoy.config.core.v3.Address":                        {"socket_address"},
+	"envoy.config.core.v3.SocketAddress":                  {"address", "port_value"},
+
+	// Listeners: one filter chain holding the meta-protocol proxy.
+	"envoy.config.listener.v3.Listener":    {"name", "address", "filter_chains"},
+	"envoy.config.listener.v3.FilterChain": {"filters"},
+	"envoy.config.listener.v3.Filter":      {"name", "typed_config<breeze.metaprotocol.v1alpha1.MetaProtocolProxy>"},
+
+	// Clusters: static endpoints.
+	"envoy.config.cluster.v3.Cluster": {"name", "type=STATIC", "connect_timeout",
+		"lb_policy=ROUND_ROBIN|RANDOM|LEAST_REQUEST", "load_assignment", "circuit_breakers"},
+	"envoy.config.cluster.v3.CircuitBreakers":            {"per_host_thresholds"},
+	"envoy.config.cluster.v3.CircuitBreakers.Thresholds": {"priority=DEFAULT", "max_connections"},
+	"envoy.config.endpoint.v3.ClusterLoadAssignment":     {"cluster_name", "endpoints"},
+	"envoy.config.endpoint.v3.LocalityLbEndpoints":       {"lb_endpoints"},
+	"envoy.config.endpoint.v3.LbEndpoint":                {"endpoint", "load_balancing_weight", "metadata"},
+	"envoy.config.endpoint.v3.Endpoint":                  {"address"},
+	"envoy.config.core.v3.Metadata":                      {"filter_metadata[envoy.lb|istio]"},
+
+	// Breeze's meta-protocol proxy, with its routes inline (RDS needs a control plane).
+	"breeze.metaprotocol.v1alpha1.MetaProtocolProxy": {"stat_prefix", "application_protocol", "codec",
+		"route_config", "meta_protocol_filters", "idle_timeout", "max_frame_size", "protocol"},
+	"breeze.metaprotocol.v1alpha1.Codec":                    {"name"},
+	"breeze.metaprotocol.v1alpha1.Protocol":                 {"name", "codec", "multiplexing=AUTO"},
+	"breeze.metaprotocol.v1alpha1.MetaProtocolFilter":       {"name", "config<*>"},
+	"breeze.metaprotocol.v1alpha1.RouteConfiguration":       {"name", "routes"},
+	"breeze.metaprotocol.v1alpha1.Route":                    {"name", "match", "route", "request_mutation", "response_mutation"},
+	"breeze.metaprotocol.v1alpha1.RouteMatch":               {"metadata"},
+	"breeze.metaprotocol.v1alpha1.MetadataMatcher":          {"name", "exact", "prefix", "suffix", "contains", "safe_regex", "present", "invert_match"},
+	"breeze.metaprotocol.v1alpha1.RouteAction":              {"cluster", "weighted_clusters", "hash_policy", "request_mirror_policies", "timeout"},
+	"breeze.metaprotocol.v1alpha1.WeightedCluster":          {"clusters"},
+	"breeze.metaprotocol.v1alpha1.ClusterWeight":            {"name", "weight"},
+	"breeze.metaprotocol.v1alpha1.RequestMirrorPolicy":      {"cluster", "runtime_fraction", "percent"},
+	"breeze.metaprotocol.v1alpha1.RuntimeFractionalPercent": {"default_value"},
+	"breeze.metaprotocol.v1alpha1.FractionalPercent":        {"numerator", "denominator"},
+	"breeze.metaprotocol.v1alpha1.KeyValue":                 {"key", "value"},
+}
+
+// fieldRule is one parsed entry of supportedFields.
+type fieldRule struct {
+	enumValues []string // allowed enum value names; nil allows any
+	mapKeys    []string // allowed map keys; nil allows any
+	anyTypes   []string // allowed Any message types; nil allows any
+	anyOpaque  bool     // an Any that is not walked into
+}
+
+// messageRule is the parsed entry of one message type.
+type messageRule struct {
+	order  []string // field names in table order, for hints
+	fields map[protoreflect.Name]fieldRule
+}
+
+func (r messageRule) names() string { return strings.Join(r.order, ", ") }
+
+var allowList = sync.OnceValue(func() map[protoreflect.FullName]messageRule {
+	rules := make(map[protoreflect.FullName]messageRule, len(supportedFields))
+	for msg, entries := range supportedFields {
+		rule := messageRule{fields: map[protoreflect.Name]fieldRule{}}
+		for _, entry := range entries {
+			name, fr := parseEntry(entry)
+			rule.order = append(rule.order, name)
+			rule.fields[protoreflect.Name(name)] = fr
+		}
+		rules[msg] = rule
+	}
+	return rules
+})
+
+// parseEntry splits an entry of supportedFields into the field name and its restriction.
+func parseEntry(entry string) (string, fieldRule) {
+	var fr fieldRule
+	if name, values, ok := strings.Cut(entry, "="); ok {
+		fr.enumValues = strings.Split(values, "|")
+		return name, fr
+	}
+	if name, keys, ok := strings.Cut(entry, "["); ok {
+		fr.mapKeys = strings.Split(strings.TrimSuffix(keys, "]"), "|")
+		return name, fr
+	}
+	if name, types, ok := strings.Cut(entry, "<"); ok {
+		types = strings.TrimSuffix(types, ">")
+		if types == "*" {
+			fr.anyOpaque = true
+		} else {
+			fr.anyTypes = strings.Split(types, "|")
+		}
+		return name, fr
+	}
+	return entry, fr
+}
+
+// supportChecker walks a parsed message and reports every set field that is not in the
+// allow-list.
+type supportChecker struct {
+	types    *protoregistry.Types
+	problems []problem
+}
+
+func (c *supportChecker) report(path, format string, args ...any) {
+	c.problems = append(c.problems, problem{path: path, message: fmt.Sprintf(format, args...)})
+}
+
+func (c *supportChecker) message(path string, m protoreflect.Message) {
+	md := m.Descriptor()
+	if md.ParentFile().Package() == "google.protobuf" {
+		return
+	}
+	rule, ok := allowList()[md.FullName()]
+	if !ok {
+		c.report(path, "%s is not supported by Breeze", md.FullName())
+		return
+	}
+	fields := md.Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if !m.Has(fd) {
+			continue
+		}
+		fp := field(path, string(fd.Name()))
+		fr, ok := rule.fields[fd.Name()]
+		if !ok {
+			c.report(fp, "not supported by Breeze (supported fields here: %s)", rule.names())
+			continue
+		}
+		c.field(fp, fd, fr, m.Get(fd))
+	}
+}
+
+func (c *supportChecker) field(path string, fd protoreflect.FieldDescriptor, fr fieldRule, v protoreflect.Value) {
+	switch {
+	case fd.IsMap():
+		var keys []string
+		v.Map().Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
+			keys = append(keys, k.String())
+			return true
+		})
+		sort.Strings(keys)
+		for _, k := range keys {
+			kp := field(path, k)
+			if fr.mapKeys != nil && !slices.Contains(fr.mapKeys, k) {
+				c.report(kp, "not supported by Breeze (supported keys here: %s)", strings.Join(fr.mapKeys, ", "))
+				continue
+			}
+			mv := v.Map().Get(protoreflect.ValueOfString(k).MapKey())
+			c.single(kp, fd.MapValue(), fr, mv)
+		}
+	case fd.IsList():
+		for i := 0; i < v.List().Len(); i++ {
+			c.single(elem(path, i), fd, fr, v.List().Get(i))
+		}
+	default:
+		c.single(path, fd, fr, v)
+	}
+}
+
+func (c *supportChecker) single(path string, fd protoreflect.FieldDescriptor, fr fieldRule, v protoreflect.Value) {
+	switch fd.Kind() {
+	case protoreflect.EnumKind:
+		if fr.enumValues == nil {
+			return
+		}
+		name := fmt.Sprint(v.Enum())
+		if ev := fd.Enum().Values().ByNumber(v.Enum()); ev != nil {
+			name = string(ev.Name())
+		}
+		if !slices.Contains(fr.enumValues, name) {
+			c.report(path, "%s is not supported by Breeze (supported values: %s)", name, strings.Join(fr.enumValues, ", "))
+		}
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		if fd.Message().FullName() == "google.protobuf.Any" {
+			c.anyMessage(path, fr, v.Message())
+			return
+		}
+		c.message(path, v.Message())
+	}
+}
+
+func (c *supportChecker) anyMessage(path string, fr fieldRule, m protoreflect.Message) {
+	if fr.anyOpaque {
+		return
+	}
+	a, ok := m.Interface().(*anypb.Any)
+	if !ok {
+		c.report(path, "cannot read this Any")
+		return
+	}
+	name := string(a.MessageName())
+	if fr.anyTypes != nil && !slices.Contains(fr.anyTypes, name) {
+		c.report(field(path, "@type"), "%s is not supported by Breeze here (supported: %s)", a.GetTypeUrl(), strings.Join(fr.anyTypes, ", "))
+		return
+	}
+	inner, err := anypb.UnmarshalNew(a, proto.UnmarshalOptions{Resolver: c.types})
+	if err != nil {
+		c.report(path, "cannot decode %s: %v", a.GetTypeUrl(), err)
+		return
+	}
+	c.message(path, inner.ProtoReflect())
+}
