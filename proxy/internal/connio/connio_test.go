@@ -1,0 +1,99 @@
+package connio_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"testing/iotest"
+
+	"github.com/breeze-mesh/breeze/protocol"
+	"github.com/breeze-mesh/breeze/proxy/internal/connio"
+	"github.com/breeze-mesh/breeze/proxy/internal/testcodec"
+)
+
+func codec(max int) protocol.Codec {
+	reg, _ := protocol.Lookup(testcodec.Name)
+	return reg.New(protocol.Options{MaxFrameSize: max})
+}
+
+// TestDecodedFramesAreNeverOverwritten reads many frames one byte at a time (so the reader
+// refills and moves to new chunks constantly) and checks that every frame and metadata value
+// decoded earlier still holds its bytes at the end.
+func TestDecodedFramesAreNeverOverwritten(t *testing.T) {
+	var stream bytes.Buffer
+	var want [][]byte
+	for i := range 500 {
+		f := testcodec.Frame('Q', uint64(i), map[string]string{"k": fmt.Sprint(i)}, string(bytes.Repeat([]byte{'p'}, i*7%3000)))
+		want = append(want, f)
+		stream.Write(f)
+	}
+	fr := connio.NewFrameReader(iotest.OneByteReader(&stream), codec(1<<20), 1<<20)
+	var got []*protocol.Message
+	for {
+		msg := new(protocol.Message)
+		err := fr.Next(msg)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, msg)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("decoded %d frames, want %d", len(got), len(want))
+	}
+	for i, msg := range got {
+		if !bytes.Equal(msg.Frame, want[i]) || msg.Metadata.Value("k") != fmt.Sprint(i) {
+			t.Fatalf("frame %d changed after later reads", i)
+		}
+	}
+}
+
+func TestTruncatedStreamIsUnexpectedEOF(t *testing.T) {
+	f := testcodec.Frame('Q', 1, nil, "payload")
+	fr := connio.NewFrameReader(bytes.NewReader(f[:len(f)-2]), codec(1<<20), 1<<20)
+	if err := fr.Next(new(protocol.Message)); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("got %v, want io.ErrUnexpectedEOF", err)
+	}
+}
+
+func TestOversizedFrameRejected(t *testing.T) {
+	f := testcodec.Frame('Q', 1, nil, string(make([]byte, 2000)))
+	fr := connio.NewFrameReader(bytes.NewReader(f), codec(1000), 1000)
+	if err := fr.Next(new(protocol.Message)); !errors.Is(err, protocol.ErrFrameTooLarge) {
+		t.Fatalf("got %v, want ErrFrameTooLarge", err)
+	}
+}
+
+// TestWriterDeliversEveryFrameInOrder writes from one goroutine (order is only defined per
+// writer goroutine) and reads everything back.
+func TestWriterDeliversEveryFrameInOrder(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	w := connio.NewWriter(a, nil)
+	var want bytes.Buffer
+	done := make(chan []byte)
+	go func() {
+		got, _ := io.ReadAll(b)
+		done <- got
+	}()
+	for i := range 1000 {
+		f := []byte(fmt.Sprintf("frame-%d;", i))
+		want.Write(f)
+		if !w.Write(f) {
+			t.Fatal("Write refused on an open writer")
+		}
+	}
+	w.Close()
+	a.Close()
+	if got := <-done; !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("peer got %d bytes, want %d in order", len(got), want.Len())
+	}
+	if w.Write([]byte("late")) {
+		t.Fatal("Write accepted after Close")
+	}
+}
