@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -48,7 +49,7 @@ func Load(path string) (*config.Bootstrap, error) {
 // Parse parses a bootstrap document. source names it in error messages (usually the file
 // path). The returned error is an *Error listing every problem found.
 func Parse(data []byte, source string) (*config.Bootstrap, error) {
-	doc := &document{source: source}
+	doc := &document{}
 	cfg, problems := doc.parse(data)
 	if len(problems) > 0 {
 		return nil, &Error{Source: source, Problems: problems}
@@ -103,25 +104,57 @@ type problem struct {
 	message string
 }
 
+// maxProblems bounds the problems one pass reports: past a screenful, more lines do not
+// help, and a file of garbage should not produce megabytes of errors.
+const maxProblems = 20
+
+// problemList collects the problems of one pass, up to maxProblems.
+type problemList struct {
+	problems []problem
+	// truncated is set when a problem was left out. The checkers stop walking once the list
+	// is full, so how many were left out is not known.
+	truncated bool
+}
+
+func (l *problemList) report(path, format string, args ...any) {
+	if l.full() {
+		return
+	}
+	l.problems = append(l.problems, problem{path: path, message: fmt.Sprintf(format, args...)})
+}
+
+func (l *problemList) full() bool {
+	if len(l.problems) >= maxProblems {
+		l.truncated = true
+		return true
+	}
+	return false
+}
+
 // document is one parse in progress.
 type document struct {
-	source string
 	// root is the YAML node tree, used to find the line of a path.
 	root *yamlv3.Node
 }
 
 func (d *document) parse(data []byte) (*config.Bootstrap, []Problem) {
-	// The yaml.v3 parser gives a line number for every syntax error and a node tree for
-	// locating later problems; sigs.k8s.io/yaml then does the conversion to JSON (and
-	// refuses duplicate keys).
-	var root yamlv3.Node
-	if err := yamlv3.Unmarshal(data, &root); err != nil {
-		return nil, yamlProblems(err)
-	}
-	d.root = &root
+	// sigs.k8s.io/yaml converts the YAML to JSON (refusing duplicate keys); the yaml.v3 node
+	// tree is kept to find the line of each later problem. Both parsers report syntax
+	// errors; sigs.k8s.io/yaml's are preferred, yaml.v3's used when only they have a line.
 	jsonData, err := yaml.YAMLToJSONStrict(data)
+	var root yamlv3.Node
+	rootErr := yamlv3.Unmarshal(data, &root)
 	if err != nil {
-		return nil, yamlProblems(err)
+		problems := yamlProblems(err)
+		if problems[0].Line == 0 && rootErr != nil {
+			if located := yamlProblems(rootErr); located[0].Line > 0 {
+				return nil, located
+			}
+		}
+		return nil, problems
+	}
+	if rootErr == nil {
+		d.root = &root
 	}
 	generic, err := decodeJSON(jsonData)
 	if err != nil {
@@ -136,7 +169,7 @@ func (d *document) parse(data []byte) (*config.Bootstrap, []Problem) {
 	fc := &fieldChecker{types: types}
 	fc.message("", pb.ProtoReflect().Descriptor(), generic)
 	if len(fc.problems) > 0 {
-		return nil, d.locate(fc.problems)
+		return nil, d.locate(fc.problemList)
 	}
 
 	if err := (protojson.UnmarshalOptions{Resolver: types}).Unmarshal(jsonData, pb); err != nil {
@@ -147,14 +180,14 @@ func (d *document) parse(data []byte) (*config.Bootstrap, []Problem) {
 	sc := &supportChecker{types: types}
 	sc.message("", pb.ProtoReflect())
 	if len(sc.problems) > 0 {
-		return nil, d.locate(sc.problems)
+		return nil, d.locate(sc.problemList)
 	}
 
 	cfg, err := config.FromBootstrap(pb)
 	if err != nil {
 		var fe *config.FieldError
 		if errors.As(err, &fe) {
-			return nil, d.locate([]problem{{path: fe.Path, message: fe.Message}})
+			return nil, d.locate(problemList{problems: []problem{{path: fe.Path, message: fe.Message}}})
 		}
 		return nil, []Problem{{Message: err.Error()}}
 	}
@@ -193,10 +226,16 @@ func yamlProblem(msg string) Problem {
 	return Problem{Message: "invalid YAML: " + msg}
 }
 
-func (d *document) locate(ps []problem) []Problem {
-	out := make([]Problem, len(ps))
-	for i, p := range ps {
+// locate looks up the line of each problem and puts them in document order. (The JSON the
+// checkers walk has its keys sorted, so their own order is not the file's.)
+func (d *document) locate(ps problemList) []Problem {
+	out := make([]Problem, len(ps.problems))
+	for i, p := range ps.problems {
 		out[i] = Problem{Line: d.line(p.path), Path: p.path, Message: p.message}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
+	if ps.truncated {
+		out = append(out, Problem{Message: fmt.Sprintf("more problems not shown (only the first %d are listed)", maxProblems)})
 	}
 	return out
 }
@@ -225,9 +264,11 @@ func (d *document) line(path string) int {
 			break
 		}
 		line = next.Line
-		if !seg.isIndex && n.Kind == yamlv3.MappingNode {
+		if !seg.isIndex {
 			// Step from the key node to its value.
-			next = mappingValue(n, next)
+			if next = mappingValue(n, next); next == nil {
+				break
+			}
 		}
 		n = next
 	}

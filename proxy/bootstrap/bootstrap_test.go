@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -240,9 +241,9 @@ func TestParseErrors(t *testing.T) {
 	}{
 		// YAML syntax.
 		{name: "bad indentation", old: "    filter_chains:", new: "   filter_chains:",
-			want: `bootstrap.yaml:5: invalid YAML: did not find expected key`},
+			want: `bootstrap.yaml:4: invalid YAML: did not find expected key`},
 		{name: "tab indentation", old: "  clusters:", new: "\tclusters:",
-			want: `bootstrap.yaml:19: invalid YAML: found a tab character that violates indentation`},
+			want: `bootstrap.yaml:19: invalid YAML: found character that cannot start any token`},
 		{name: "duplicate key", old: "  - name: backend", new: "  - name: backend\n    name: other",
 			want: `bootstrap.yaml:21: invalid YAML: key "name" already set in map`},
 		{name: "empty document", old: "", new: "# nothing here\n",
@@ -263,7 +264,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "misspelt type", old: "MetaProtocolProxy\n", new: "MetaProtocolProxi\n",
 			want: `bootstrap.yaml:9: ` + proxyPath + `.@type: unknown type "type.googleapis.com/breeze.metaprotocol.v1alpha1.MetaProtocolProxi" (did you mean "type.googleapis.com/breeze.metaprotocol.v1alpha1.MetaProtocolProxy"?)`},
 		{name: "missing type", old: "          \"@type\": type.googleapis.com/breeze.metaprotocol.v1alpha1.MetaProtocolProxy\n", new: "",
-			want: `bootstrap.yaml:9: ` + proxyPath + `: missing "@type" (e.g. "@type": type.googleapis.com/breeze.metaprotocol.v1alpha1.MetaProtocolProxy)`},
+			want: `bootstrap.yaml:8: ` + proxyPath + `: missing "@type" (e.g. "@type": type.googleapis.com/breeze.metaprotocol.v1alpha1.MetaProtocolProxy)`},
 		{name: "misspelt enum value", old: "  - name: backend", new: "  - name: backend\n    lb_policy: LEAST_REQUST",
 			want: `bootstrap.yaml:21: static_resources.clusters[0].lb_policy: unknown value "LEAST_REQUST" (did you mean "LEAST_REQUEST"?)`},
 
@@ -281,7 +282,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "two destinations", old: "route: {cluster: backend}\n            - name: second", new: "route: {cluster: backend, weighted_clusters: {clusters: [{name: backend, weight: 1}]}}\n            - name: second",
 			want: `bootstrap.yaml:16: ` + proxyPath + `.route_config.routes[0].route.weighted_clusters: cannot be set together with "cluster" (only one of cluster, weighted_clusters)`},
 		{name: "field set under both names", old: "  - name: backend", new: "  - name: backend\n    lb_policy: RANDOM\n    lbPolicy: RANDOM",
-			want: `bootstrap.yaml:22: static_resources.clusters[0].lbPolicy: set twice (also as "lb_policy")`},
+			want: `bootstrap.yaml:21: static_resources.clusters[0].lb_policy: set twice (also as "lbPolicy")`},
 
 		// Fields Envoy has and Breeze does not implement.
 		{name: "health checks", old: "  - name: backend", new: "  - name: backend\n    health_checks: [{timeout: 1s}]",
@@ -301,8 +302,15 @@ func TestParseErrors(t *testing.T) {
 			want: `bootstrap.yaml:10: ` + proxyPath + `.codec.config: not supported by Breeze (supported fields here: name)`},
 		{name: "label namespace", old: "port_value: 20881}}}", new: "port_value: 20881}}}\n          metadata: {filter_metadata: {envoy.lbb: {version: v1}}}",
 			want: `bootstrap.yaml:25: static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].metadata.filter_metadata["envoy.lbb"]: not supported by Breeze (supported keys here: envoy.lb, istio)`},
-		{name: "other filter config type", old: "MetaProtocolProxy\n", new: "Route\n          name: x\n",
-			want: `bootstrap.yaml:9: ` + proxyPath + `.@type: type.googleapis.com/breeze.metaprotocol.v1alpha1.Route is not supported by Breeze here (supported: breeze.metaprotocol.v1alpha1.MetaProtocolProxy)`},
+		{name: "other filter config type", old: "", new: `static_resources:
+  listeners:
+  - name: front
+    filter_chains:
+    - filters:
+      - name: breeze.meta_protocol_proxy
+        typed_config: {"@type": type.googleapis.com/breeze.metaprotocol.v1alpha1.Codec, name: fake}
+`,
+			want: `bootstrap.yaml:7: static_resources.listeners[0].filter_chains[0].filters[0].typed_config.@type: type.googleapis.com/breeze.metaprotocol.v1alpha1.Codec is not supported by Breeze here (supported: breeze.metaprotocol.v1alpha1.MetaProtocolProxy)`},
 
 		// Conversion: codecs, regexes, weights, names.
 		{name: "unknown codec", old: "codec: {name: fake}", new: "codec: {name: thrift}",
@@ -343,5 +351,27 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error is %#v, want *Error with problems", err)
 			}
 		})
+	}
+}
+
+func TestParseListsAtMostMaxProblems(t *testing.T) {
+	var doc strings.Builder
+	doc.WriteString("static_resources:\n  clusters:\n")
+	for i := range maxProblems + 5 {
+		fmt.Fprintf(&doc, "  - {name: c%d, colour: blue}\n", i)
+	}
+	_, err := Parse([]byte(doc.String()), "many.yaml")
+	var be *Error
+	if !errors.As(err, &be) {
+		t.Fatalf("err = %v, want *Error", err)
+	}
+	if len(be.Problems) != maxProblems+1 {
+		t.Fatalf("%d problems, want %d and a note:\n%v", len(be.Problems), maxProblems, err)
+	}
+	if first := be.Problems[0]; first.Line != 3 || first.Path != "static_resources.clusters[0].colour" {
+		t.Errorf("first problem %+v, want line 3, clusters[0].colour", first)
+	}
+	if last := be.Problems[maxProblems]; last.Message != "more problems not shown (only the first 20 are listed)" {
+		t.Errorf("last problem %+v", last)
 	}
 }

@@ -18,17 +18,13 @@ import (
 // reports every unknown field, unknown type and wrongly shaped value with its path and,
 // where it can, the name that was probably meant.
 type fieldChecker struct {
-	types    *protoregistry.Types
-	problems []problem
+	types *protoregistry.Types
+	problemList
 }
 
-func (c *fieldChecker) report(path, format string, args ...any) {
-	c.problems = append(c.problems, problem{path: path, message: fmt.Sprintf(format, args...)})
-}
-
-// wellKnown are the google.protobuf messages with a JSON form of their own. Inside an Any,
+// specialJSON are the google.protobuf messages with a JSON form of their own. Inside an Any,
 // their JSON sits under a "value" member.
-var wellKnown = map[protoreflect.FullName]bool{
+var specialJSON = map[protoreflect.FullName]bool{
 	"google.protobuf.Any": true, "google.protobuf.Duration": true, "google.protobuf.Timestamp": true,
 	"google.protobuf.FieldMask": true, "google.protobuf.Struct": true, "google.protobuf.Value": true,
 	"google.protobuf.ListValue": true, "google.protobuf.Empty": true,
@@ -41,10 +37,10 @@ var wellKnown = map[protoreflect.FullName]bool{
 
 // message checks v as the JSON form of a message of type md.
 func (c *fieldChecker) message(path string, md protoreflect.MessageDescriptor, v any) {
-	if v == nil {
-		return // protojson reads null as "unset"
+	if v == nil || c.full() {
+		return // protojson reads null as "unset"; a full list has said enough
 	}
-	if wellKnown[md.FullName()] {
+	if specialJSON[md.FullName()] {
 		c.wellKnown(path, md, v)
 		return
 	}
@@ -337,7 +333,7 @@ func (c *fieldChecker) anyValue(path string, v any) {
 		return
 	}
 	md := mt.Descriptor()
-	if !wellKnown[md.FullName()] {
+	if !specialJSON[md.FullName()] {
 		c.members(path, md, rest)
 		return
 	}

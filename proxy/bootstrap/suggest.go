@@ -2,10 +2,17 @@ package bootstrap
 
 import "strings"
 
+// maxGuessLength bounds the names closest compares: the distance costs the product of the
+// lengths, and a name this long is not a typo of a field name.
+const maxGuessLength = 128
+
 // closest returns the candidate that a mistyped name most likely meant, or "" when none is
 // close enough to be a helpful guess. Case and underscores are ignored, so "statPrefix",
 // "StatPrefix" and "stat_prefix" all lead to "stat_prefix".
 func closest(name string, candidates []string) string {
+	if len(name) > maxGuessLength {
+		return "" // not a typo, and too costly to compare
+	}
 	want := normalizeName(name)
 	best, bestDistance := "", -1
 	for _, c := range candidates {

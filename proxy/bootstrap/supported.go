@@ -127,17 +127,13 @@ func parseEntry(entry string) (string, fieldRule) {
 // supportChecker walks a parsed message and reports every set field that is not in the
 // allow-list.
 type supportChecker struct {
-	types    *protoregistry.Types
-	problems []problem
-}
-
-func (c *supportChecker) report(path, format string, args ...any) {
-	c.problems = append(c.problems, problem{path: path, message: fmt.Sprintf(format, args...)})
+	types *protoregistry.Types
+	problemList
 }
 
 func (c *supportChecker) message(path string, m protoreflect.Message) {
 	md := m.Descriptor()
-	if md.ParentFile().Package() == "google.protobuf" {
+	if md.ParentFile().Package() == "google.protobuf" || c.full() {
 		return
 	}
 	rule, ok := allowList()[md.FullName()]
