@@ -55,14 +55,12 @@ func TestLoadExample(t *testing.T) {
 					},
 					Cluster:          "dubbo-v2",
 					Timeout:          5 * time.Second,
-					Mirrors:          []config.Mirror{{Cluster: "dubbo-v1", Percent: 10}},
 					RequestMutation:  protocol.Mutation{{Key: "x-routed-by", Value: "breeze"}},
 					ResponseMutation: protocol.Mutation{{Key: "x-served-by", Value: "v2"}},
 				},
 				{
 					Name:             "default",
 					WeightedClusters: []config.WeightedCluster{{Name: "dubbo-v1", Weight: 80}, {Name: "dubbo-v2", Weight: 20}},
-					HashPolicy:       []string{"user"},
 				},
 			}},
 		}},
@@ -257,7 +255,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "camelCase misspelt field", old: "codec: {name: fake}", new: "codec: {name: fake}\n          statPrefx: x",
 			want: `bootstrap.yaml:11: ` + proxyPath + `.statPrefx: unknown field (did you mean "stat_prefix"?)`},
 		{name: "unrelated field", old: "route: {cluster: backend}\n            - name: second", new: "route: {cluster: backend, colour: blue}\n            - name: second",
-			want: `bootstrap.yaml:16: ` + proxyPath + `.route_config.routes[0].route.colour: unknown field (supported fields here: cluster, weighted_clusters, hash_policy, request_mirror_policies, timeout)`},
+			want: `bootstrap.yaml:16: ` + proxyPath + `.route_config.routes[0].route.colour: unknown field (supported fields here: cluster, weighted_clusters, timeout)`},
 		{name: "several unknown fields in document order", old: "  - name: backend", new: "  - name: backend\n    lb_polcy: RANDOM\n    conect_timeout: 1s",
 			want: "bootstrap.yaml:21: static_resources.clusters[0].lb_polcy: unknown field (did you mean \"lb_policy\"?)\n" +
 				"bootstrap.yaml:22: static_resources.clusters[0].conect_timeout: unknown field (did you mean \"connect_timeout\"?)"},

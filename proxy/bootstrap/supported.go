@@ -55,20 +55,19 @@ var supportedFields = map[protoreflect.FullName][]string{
 	// Breeze's meta-protocol proxy, with its routes inline (RDS needs a control plane).
 	"breeze.metaprotocol.v1alpha1.MetaProtocolProxy": {"stat_prefix", "application_protocol", "codec",
 		"route_config", "meta_protocol_filters", "idle_timeout", "max_frame_size", "protocol"},
-	"breeze.metaprotocol.v1alpha1.Codec":                    {"name"},
-	"breeze.metaprotocol.v1alpha1.Protocol":                 {"name", "codec", "multiplexing=AUTO"},
-	"breeze.metaprotocol.v1alpha1.MetaProtocolFilter":       {"name", "config<*>"},
-	"breeze.metaprotocol.v1alpha1.RouteConfiguration":       {"name", "routes"},
-	"breeze.metaprotocol.v1alpha1.Route":                    {"name", "match", "route", "request_mutation", "response_mutation"},
-	"breeze.metaprotocol.v1alpha1.RouteMatch":               {"metadata"},
-	"breeze.metaprotocol.v1alpha1.MetadataMatcher":          {"name", "exact", "prefix", "suffix", "contains", "safe_regex", "present", "invert_match"},
-	"breeze.metaprotocol.v1alpha1.RouteAction":              {"cluster", "weighted_clusters", "hash_policy", "request_mirror_policies", "timeout"},
-	"breeze.metaprotocol.v1alpha1.WeightedCluster":          {"clusters"},
-	"breeze.metaprotocol.v1alpha1.ClusterWeight":            {"name", "weight"},
-	"breeze.metaprotocol.v1alpha1.RequestMirrorPolicy":      {"cluster", "runtime_fraction", "percent"},
-	"breeze.metaprotocol.v1alpha1.RuntimeFractionalPercent": {"default_value"},
-	"breeze.metaprotocol.v1alpha1.FractionalPercent":        {"numerator", "denominator"},
-	"breeze.metaprotocol.v1alpha1.KeyValue":                 {"key", "value"},
+	"breeze.metaprotocol.v1alpha1.Codec":              {"name"},
+	"breeze.metaprotocol.v1alpha1.Protocol":           {"name", "codec", "multiplexing=AUTO"},
+	"breeze.metaprotocol.v1alpha1.MetaProtocolFilter": {"name", "config<*>"},
+	"breeze.metaprotocol.v1alpha1.RouteConfiguration": {"name", "routes"},
+	"breeze.metaprotocol.v1alpha1.Route":              {"name", "match", "route", "request_mutation", "response_mutation"},
+	"breeze.metaprotocol.v1alpha1.RouteMatch":         {"metadata"},
+	"breeze.metaprotocol.v1alpha1.MetadataMatcher":    {"name", "exact", "prefix", "suffix", "contains", "safe_regex", "present", "invert_match"},
+	// hash_policy and request_mirror_policies parse but are refused until the proxy
+	// implements consistent hashing and mirroring.
+	"breeze.metaprotocol.v1alpha1.RouteAction":     {"cluster", "weighted_clusters", "timeout"},
+	"breeze.metaprotocol.v1alpha1.WeightedCluster": {"clusters"},
+	"breeze.metaprotocol.v1alpha1.ClusterWeight":   {"name", "weight"},
+	"breeze.metaprotocol.v1alpha1.KeyValue":        {"key", "value"},
 }
 
 // fieldRule is one parsed entry of supportedFields.

@@ -28,6 +28,7 @@ type Host struct {
 	cluster *Cluster
 	mu      sync.Mutex
 	pools   map[string]*pool
+	active  atomic.Int64 // two-way requests awaiting a response, for least-request balancing
 }
 
 // Send sends req to this host using codec reg, answering through req.Callbacks.
@@ -47,19 +48,7 @@ func (h *Host) pool(reg protocol.Registration) *pool {
 }
 
 // InFlight is the number of requests awaiting a response from this host.
-func (h *Host) InFlight() int {
-	h.mu.Lock()
-	pools := make([]*pool, 0, len(h.pools))
-	for _, p := range h.pools {
-		pools = append(pools, p)
-	}
-	h.mu.Unlock()
-	n := 0
-	for _, p := range pools {
-		n += p.inFlight()
-	}
-	return n
-}
+func (h *Host) InFlight() int { return int(h.active.Load()) }
 
 func (h *Host) close(cause error) {
 	h.mu.Lock()
@@ -78,7 +67,7 @@ type Cluster struct {
 	Stats       *stats.Cluster
 	Config      *config.Cluster
 	poolOptions PoolOptions
-	rr          atomic.Uint64
+	lb          balancer
 }
 
 // Pick chooses a host for one request, or nil when the cluster has none.
@@ -89,7 +78,7 @@ func (c *Cluster) Pick() *Host {
 	case 1:
 		return c.Hosts[0]
 	}
-	return c.Hosts[c.rr.Add(1)%uint64(len(c.Hosts))]
+	return c.lb.pick(c.Hosts)
 }
 
 // Manager holds the clusters of a proxy. Lookups are lock-free; an update swaps the whole
@@ -158,6 +147,7 @@ func (m *Manager) Update(cfgs []*config.Cluster) {
 			h.Weight, h.Labels = ep.Weight, ep.Labels
 			c.Hosts = append(c.Hosts, h)
 		}
+		c.lb = newBalancer(cc.LBPolicy, c.Hosts)
 		next[cc.Name] = c
 	}
 	m.clusters.Store(&next)

@@ -67,6 +67,7 @@ func (c *conn) send(req *Request) bool {
 		}
 		ex = &exchange{origID: req.ID, cb: req.Callbacks}
 		c.pending[id] = ex
+		c.host.active.Add(1)
 		if req.Timeout > 0 {
 			ex.timer = time.AfterFunc(req.Timeout, func() { c.expire(id, ex, req.Timeout) })
 		}
@@ -101,6 +102,7 @@ func (c *conn) expire(id uint64, ex *exchange, after time.Duration) {
 		return // answered (or failed) meanwhile
 	}
 	delete(c.pending, id)
+	c.host.active.Add(-1)
 	pingPong := c.rewriter == nil
 	c.mu.Unlock()
 	c.pool.stats.Error(protocol.Timeout)
@@ -187,6 +189,7 @@ func (c *conn) deliver(resp *protocol.Message) {
 	ex, ok := c.pending[id]
 	if ok {
 		delete(c.pending, id)
+		c.host.active.Add(-1)
 	}
 	idle := ok && c.rewriter == nil && len(c.pending) == 0
 	c.mu.Unlock()
@@ -237,6 +240,7 @@ func (c *conn) failAll(kind protocol.ErrorKind, message string) {
 	c.mu.Lock()
 	pending := c.pending
 	c.pending = make(map[uint64]*exchange)
+	c.host.active.Add(-int64(len(pending)))
 	c.mu.Unlock()
 	for _, ex := range pending {
 		if ex.timer != nil {
@@ -256,11 +260,4 @@ func describeClose(addr string, cause error) string {
 	default:
 		return fmt.Sprintf("upstream %s: %v", addr, cause)
 	}
-}
-
-// drain closes the connection once nothing is pending; used at shutdown.
-func (c *conn) inFlight() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.pending)
 }

@@ -132,17 +132,3 @@ func (p *pool) closeAll(cause error) {
 		c.close(cause)
 	}
 }
-
-func (p *pool) inFlight() int {
-	p.mu.Lock()
-	conns := make([]*conn, 0, len(p.all))
-	for c := range p.all {
-		conns = append(conns, c)
-	}
-	p.mu.Unlock()
-	n := 0
-	for _, c := range conns {
-		n += c.inFlight()
-	}
-	return n
-}
