@@ -1,0 +1,119 @@
+package demo
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// view is everything one refresh of the live table shows.
+type view struct {
+	elapsed time.Duration
+	// rate is the client's completed calls per second over the last interval.
+	rate    float64
+	servers []string // column order, e.g. v1, v2
+	kinds   []requestKind
+	stats   []kindStats
+	// proxy is the proxy's own account, from its metrics; proxyErr says why it is missing.
+	proxy    samples
+	proxyErr error
+}
+
+// render draws the table.
+func (v view) render() string {
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "breeze demo: %s running, %.0f requests/s   (Ctrl-C to stop)\n\n", v.elapsed.Round(time.Second), v.rate)
+
+	tw := tabwriter.NewWriter(&buf, 0, 0, 3, ' ', 0)
+	header := []string{"request", "expected route", "sent"}
+	for _, s := range v.servers {
+		header = append(header, "from "+s)
+	}
+	header = append(header, "errors")
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	var totalSent, totalErrors int64
+	totalByServer := map[string]int64{}
+	var lastErr string
+	for i, k := range v.kinds {
+		s := v.stats[i]
+		route := k.route
+		if route == "" {
+			route = "(none)"
+		}
+		row := []string{k.label, route, fmt.Sprint(s.sent)}
+		for _, name := range v.servers {
+			row = append(row, fmt.Sprint(s.byServer[name]))
+			totalByServer[name] += s.byServer[name]
+		}
+		row = append(row, fmt.Sprint(s.errors))
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+		totalSent += s.sent
+		totalErrors += s.errors
+		if s.lastErr != "" {
+			lastErr = k.label + ": " + s.lastErr
+		}
+	}
+	row := []string{"total", "", fmt.Sprint(totalSent)}
+	for _, name := range v.servers {
+		row = append(row, fmt.Sprint(totalByServer[name]))
+	}
+	row = append(row, fmt.Sprint(totalErrors))
+	fmt.Fprintln(tw, strings.Join(row, "\t"))
+	tw.Flush()
+
+	buf.WriteString("\nthe proxy's count (from its /stats/prometheus):\n")
+	if v.proxyErr != nil {
+		fmt.Fprintf(&buf, "  unavailable: %v\n", v.proxyErr)
+	} else {
+		fmt.Fprintf(&buf, "  requests  %.0f, decode errors %.0f\n",
+			v.proxy.sum("breeze_listener_requests_total", nil), v.proxy.sum("breeze_listener_decode_errors_total", nil))
+		fmt.Fprintf(&buf, "  routes    %s\n", formatCounts(v.proxy.byLabel("breeze_route_requests_total", "route")))
+		fmt.Fprintf(&buf, "  clusters  %s\n", formatCounts(v.proxy.byLabel("breeze_cluster_upstream_requests_total", "cluster")))
+		fmt.Fprintf(&buf, "  answered by the proxy itself  %s\n", formatCounts(v.proxy.byLabel("breeze_listener_local_replies_total", "kind")))
+	}
+	if lastErr != "" {
+		// One line, short enough not to wrap: the live redraw counts lines.
+		fmt.Fprintf(&buf, "\nlast error  %s\n", truncate(lastErr, 100))
+	}
+	return buf.String()
+}
+
+// formatCounts renders counts as "a 1 · b 2", sorted by name, leaving zeros out.
+func formatCounts(counts map[string]float64) string {
+	names := make([]string, 0, len(counts))
+	for name, n := range counts {
+		if n != 0 {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return "-"
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, name := range names {
+		parts[i] = fmt.Sprintf("%s %.0f", name, counts[name])
+	}
+	return strings.Join(parts, " · ")
+}
+
+// truncate shortens s to at most n runes, on one line.
+func truncate(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// totalSent is the number of calls completed so far, for the request rate.
+func totalSent(stats []kindStats) int64 {
+	var n int64
+	for _, s := range stats {
+		n += s.sent
+	}
+	return n
+}
