@@ -152,6 +152,9 @@ func startProxy(b *testing.B, upstream string) (string, int) {
 	}
 	cmd := exec.Command(breezeBinary, "proxy", "-c", path, "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if procs := os.Getenv("BENCH_PROXY_GOMAXPROCS"); procs != "" {
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+procs)
+	}
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}

@@ -97,3 +97,46 @@ func TestWriterDeliversEveryFrameInOrder(t *testing.T) {
 		t.Fatal("Write accepted after Close")
 	}
 }
+
+// TestWriterOverTCP exercises the inline write path (a real socket) with a reader that
+// lags, so frames also take the queued path, from several goroutines at once.
+func TestWriterOverTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan int)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- -1
+			return
+		}
+		n, _ := io.Copy(io.Discard, c)
+		got <- int(n)
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := connio.NewWriter(c, nil)
+	frame := bytes.Repeat([]byte{'x'}, 64<<10)
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			for range 100 {
+				w.Write(frame)
+			}
+			done <- struct{}{}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	w.Close()
+	c.Close()
+	if n := <-got; n != 4*100*len(frame) {
+		t.Fatalf("peer received %d bytes, want %d", n, 4*100*len(frame))
+	}
+}
