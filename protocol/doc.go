@@ -36,9 +36,13 @@
 // (keeping its Metadata backing array) before each Decode and may reuse it once the request
 // is finished.
 //
-// A codec value is used by one connection direction at a time and may keep state across
-// calls (a partially parsed header, a negotiated transport). [Registration.New] is called
-// once per connection direction.
+// A codec value serves one connection direction. [Registration.New] is called once per
+// connection direction. Decode is called from one goroutine at a time and may keep state
+// across calls (a partially parsed header, a negotiated transport). Encode, ErrorReply and
+// the optional methods may run concurrently with Decode and with each other, from other
+// goroutines (responses are encoded on the upstream connection's goroutine; a filter may
+// resume a request from a timer): they must not touch state Decode changes without
+// synchronisation.
 //
 // # Registering
 //

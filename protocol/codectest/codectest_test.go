@@ -1,11 +1,14 @@
 package codectest
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/breeze-mesh/breeze/protocol"
 )
 
 // toyBugEnv selects the bug TestToySuite builds its codec with, in a child test process.
@@ -65,4 +68,31 @@ func TestSplitPoints(t *testing.T) {
 
 func FuzzToy(f *testing.F) {
 	Fuzz(f, toySuite(""))
+}
+
+// recorder is a testing.TB that records failures instead of reporting them.
+type recorder struct {
+	testing.TB
+	failures []string
+}
+
+func (r *recorder) Helper() {}
+func (r *recorder) Errorf(format string, args ...any) {
+	r.failures = append(r.failures, fmt.Sprintf(format, args...))
+}
+
+func TestCheckUniqueKeys(t *testing.T) {
+	var md protocol.Metadata
+	md.Add("a", "1")
+	md.Add("A", "2") // keys compare case-insensitively, but exact repeats are what Get hides
+	r := &recorder{TB: t}
+	checkUniqueKeys(r, &md)
+	if len(r.failures) != 0 {
+		t.Errorf("case variants reported: %v", r.failures)
+	}
+	md.Add("a", "3")
+	checkUniqueKeys(r, &md)
+	if len(r.failures) != 1 || !strings.Contains(r.failures[0], `"a" appears twice`) {
+		t.Errorf("a repeated key gave %v", r.failures)
+	}
 }

@@ -344,3 +344,47 @@ func typicalRequest(t testing.TB) []byte {
 	att := map[string]string{"group": "blue", "x-request-id": "4bf92f3577b34da6"} // + path, version
 	return peerRequest(t, 12345, hessian.PackageRequest_TwoWay, svc, args, att)
 }
+
+// TestDuplicateAttachmentKeys: Dubbo keeps a repeated key's last value while Metadata.Get
+// returns the first, so a repeat the metadata would carry twice is refused. (Found by
+// FuzzDecode; see testdata/fuzz/FuzzDecode/regression_duplicate_attachment_key.)
+func TestDuplicateAttachmentKeys(t *testing.T) {
+	prefix := peerEncode(t, "2.0.2", "org.example.S", "1.0", "m", "")
+	entries := func(kvs ...any) []byte {
+		return append(append(bytes.Clone(prefix), 'H'), append(peerEncode(t, kvs...), 'Z')...)
+	}
+	cases := []struct {
+		name    string
+		body    []byte
+		wantErr bool
+		want    map[string]string
+	}{
+		{name: "string_twice", body: entries("x-user", "admin", "x-user", "guest"), wantErr: true},
+		{name: "string_then_list", body: entries("x-user", "admin", "x-user", []any{"guest"}), wantErr: true},
+		{name: "path_twice", body: entries("path", "a", "path", "b"), wantErr: true},
+		{name: "list_then_string", body: entries("x-user", []any{"old"}, "x-user", "new"), // what Encode writes
+			want: map[string]string{"interface": "org.example.S", "method": "m", "version": "1.0", "dubbo": "2.0.2", "x-user": "new"}},
+		{name: "version_twice_last_wins", body: entries("version", "2.0", "version", "3.0"),
+			want: map[string]string{"interface": "org.example.S", "method": "m", "version": "3.0", "dubbo": "2.0.2"}},
+		{name: "case_differs", body: entries("x-user", "a", "X-User", "b"),
+			want: map[string]string{"interface": "org.example.S", "method": "m", "version": "1.0", "dubbo": "2.0.2", "x-user": "a", "X-User": "b"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var msg protocol.Message
+			_, err := New(protocol.Options{}).Decode(frameOf(requestFlag, 0, 1, tc.body), &msg)
+			if tc.wantErr {
+				if !errors.Is(err, protocol.ErrMalformed) || msg.Type != protocol.Request {
+					t.Errorf("Decode = %v (type %v), want ErrMalformed on a request", err, msg.Type)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := mdMap(&msg.Metadata); !reflect.DeepEqual(got, tc.want) || msg.Metadata.Len() != len(tc.want) {
+				t.Errorf("metadata = %v, want %v", msg.Metadata.All(), tc.want)
+			}
+		})
+	}
+}

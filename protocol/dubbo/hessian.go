@@ -246,6 +246,12 @@ func (r *hessianReader) readString() (hstring, error) {
 }
 
 func isASCIIBytes(b []byte) bool {
+	for len(b) >= 8 { // eight bytes at a time: no byte has its top bit set
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return false
+		}
+		b = b[8:]
+	}
 	for _, c := range b {
 		if c >= 0x80 {
 			return false
