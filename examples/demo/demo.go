@@ -196,7 +196,7 @@ func showTable(ctx context.Context, out io.Writer, interval time.Duration, load 
 		case <-ctx.Done():
 			return nil
 		case <-proxy.exited:
-			return fmt.Errorf("demo: the proxy exited unexpectedly (%v); see %s", proxy.waitErr, proxy.logPath)
+			return fmt.Errorf("demo: the proxy exited unexpectedly (%w); see %s", exitCause(proxy.waitErr), proxy.logPath)
 		case <-ticker.C:
 		}
 		now := time.Now()
@@ -221,7 +221,7 @@ func showTable(ctx context.Context, out io.Writer, interval time.Duration, load 
 		} else if !redraw && prevLines > 0 {
 			fmt.Fprintln(out)
 		}
-		io.WriteString(out, text)
+		_, _ = io.WriteString(out, text) // the terminal going away ends the demo via ctx, not here
 		prevLines = strings.Count(text, "\n")
 	}
 }
@@ -242,7 +242,7 @@ func waitReady(ctx context.Context, client *http.Client, adminAddr string, proxy
 		}
 		select {
 		case <-proxy.exited:
-			return fmt.Errorf("the proxy exited during start (%v); see %s", proxy.waitErr, proxy.logPath)
+			return fmt.Errorf("the proxy exited during start (%w); see %s", exitCause(proxy.waitErr), proxy.logPath)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):

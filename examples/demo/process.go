@@ -101,12 +101,12 @@ func startProcess(ctx context.Context, name string, cmd *exec.Cmd, logPath, read
 	case <-ready:
 		return p, nil
 	case <-p.exited:
-		return nil, fmt.Errorf("%s exited during start (%v); see %s", name, p.waitErr, logPath)
+		return nil, fmt.Errorf("%s exited during start (%w); see %s", name, exitCause(p.waitErr), logPath)
 	case <-timer.C:
-		p.stop(io.Discard)
+		_ = p.stop(io.Discard) // already failing: the start error is what the user needs
 		return nil, fmt.Errorf("%s not ready after %s; see %s", name, timeout, logPath)
 	case <-ctx.Done():
-		p.stop(io.Discard)
+		_ = p.stop(io.Discard) // already failing: the start error is what the user needs
 		return nil, ctx.Err()
 	}
 }
@@ -146,4 +146,13 @@ func (p *process) stop(out io.Writer) error {
 		fmt.Fprintf(out, "did not stop within %s, killed\n", stopTimeout)
 		return fmt.Errorf("%s did not stop within %s", p.name, stopTimeout)
 	}
+}
+
+// exitCause describes why a child that should still be running exited: its wait error, or
+// a clean exit, which is just as unexpected here.
+func exitCause(waitErr error) error {
+	if waitErr == nil {
+		return errors.New("exit status 0")
+	}
+	return waitErr
 }

@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -29,8 +30,8 @@ func FuzzParse(f *testing.F) {
 		if err == nil {
 			return
 		}
-		be, ok := err.(*Error)
-		if !ok || len(be.Problems) == 0 {
+		var be *Error
+		if !errors.As(err, &be) || len(be.Problems) == 0 {
 			t.Fatalf("error %T %v is not an *Error with problems", err, err)
 		}
 	})

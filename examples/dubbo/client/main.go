@@ -54,7 +54,7 @@ func run() error {
 	flag.Var(attachments, "attach", "attachment key=value to send (repeatable)")
 	flag.Parse()
 
-	var logTo io.Writer = io.Discard
+	logTo := io.Writer(io.Discard)
 	if *verbose {
 		logTo = os.Stderr
 	}
