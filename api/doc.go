@@ -1,5 +1,6 @@
 // Package api holds Breeze's API definitions: the protos of the meta-protocol proxy
-// (metaprotocol/v1alpha1) and their generated Go code.
+// (metaprotocol/v1alpha1) and their generated Go code, and the Go types of the Aeraki API
+// groups users write (aeraki/metaprotocol/v1alpha1: MetaRouter, ApplicationProtocol).
 //
 // The generated code is committed. To regenerate it after editing a .proto file, run
 //

@@ -1,0 +1,105 @@
+package xdscontract
+
+import (
+	"slices"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/breeze-mesh/breeze/control/translate"
+)
+
+// contractFields are the fields docs/xds.md says the control plane sets, per message. The
+// proxy's conversion ignores some fields it cannot run yet (hash_policy,
+// request_mirror_policies); this list makes sure they are not sent until the proxy runs
+// them. Messages of google.protobuf are leaves.
+var contractFields = map[protoreflect.FullName][]protoreflect.Name{
+	"envoy.config.listener.v3.Listener":                {"name", "address", "filter_chains"},
+	"envoy.config.listener.v3.FilterChain":             {"filters"},
+	"envoy.config.listener.v3.Filter":                  {"name", "typed_config"},
+	"envoy.config.core.v3.Address":                     {"socket_address"},
+	"envoy.config.core.v3.SocketAddress":               {"address", "port_value"},
+	"envoy.config.cluster.v3.Cluster":                  {"name", "type", "eds_cluster_config", "connect_timeout", "lb_policy"},
+	"envoy.config.cluster.v3.Cluster.EdsClusterConfig": {"eds_config"},
+	"envoy.config.core.v3.ConfigSource":                {"ads", "resource_api_version"},
+	"envoy.config.core.v3.AggregatedConfigSource":      {},
+	"envoy.config.endpoint.v3.ClusterLoadAssignment":   {"cluster_name", "endpoints"},
+	"envoy.config.endpoint.v3.LocalityLbEndpoints":     {"lb_endpoints"},
+	"envoy.config.endpoint.v3.LbEndpoint":              {"endpoint", "load_balancing_weight"},
+	"envoy.config.endpoint.v3.Endpoint":                {"address"},
+
+	"breeze.metaprotocol.v1alpha1.MetaProtocolProxy":      {"stat_prefix", "application_protocol", "codec", "rds"},
+	"breeze.metaprotocol.v1alpha1.Codec":                  {"name"},
+	"breeze.metaprotocol.v1alpha1.Rds":                    {"route_config_name", "config_source"},
+	"breeze.metaprotocol.v1alpha1.ConfigSource":           {"ads", "resource_api_version"},
+	"breeze.metaprotocol.v1alpha1.AggregatedConfigSource": {},
+	"breeze.metaprotocol.v1alpha1.RouteConfiguration":     {"name", "routes"},
+	"breeze.metaprotocol.v1alpha1.Route":                  {"name", "match", "route", "request_mutation", "response_mutation"},
+	"breeze.metaprotocol.v1alpha1.RouteMatch":             {"metadata"},
+	"breeze.metaprotocol.v1alpha1.MetadataMatcher":        {"name", "exact", "prefix", "safe_regex", "present"},
+	"breeze.metaprotocol.v1alpha1.RouteAction":            {"cluster", "weighted_clusters", "timeout"},
+	"breeze.metaprotocol.v1alpha1.WeightedCluster":        {"clusters"},
+	"breeze.metaprotocol.v1alpha1.ClusterWeight":          {"name", "weight"},
+	"breeze.metaprotocol.v1alpha1.KeyValue":               {"key", "value"},
+}
+
+// checkFields reports every set field outside contractFields.
+func checkFields(t *testing.T, res *translate.Resources) {
+	t.Helper()
+	var msgs []proto.Message
+	for _, l := range res.Listeners {
+		msgs = append(msgs, l)
+	}
+	for _, c := range res.Clusters {
+		msgs = append(msgs, c)
+	}
+	for _, cla := range res.LoadAssignments {
+		msgs = append(msgs, cla)
+	}
+	for _, rc := range res.Routes {
+		msgs = append(msgs, rc)
+	}
+	for _, m := range msgs {
+		walk(t, m.ProtoReflect())
+	}
+}
+
+func walk(t *testing.T, m protoreflect.Message) {
+	t.Helper()
+	md := m.Descriptor()
+	if md.FullName() == "google.protobuf.Any" {
+		inner, err := anypb.UnmarshalNew(m.Interface().(*anypb.Any), proto.UnmarshalOptions{})
+		if err != nil {
+			t.Errorf("cannot decode %s: %v", m.Interface().(*anypb.Any).GetTypeUrl(), err)
+			return
+		}
+		walk(t, inner.ProtoReflect())
+		return
+	}
+	if md.ParentFile().Package() == "google.protobuf" {
+		return
+	}
+	allowed, known := contractFields[md.FullName()]
+	if !known {
+		t.Errorf("%s is not in the contract (docs/xds.md)", md.FullName())
+		return
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if !slices.Contains(allowed, fd.Name()) {
+			t.Errorf("%s.%s is set but is not in the contract (docs/xds.md)", md.FullName(), fd.Name())
+			return true
+		}
+		switch {
+		case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
+			for i := 0; i < v.List().Len(); i++ {
+				walk(t, v.List().Get(i).Message())
+			}
+		case fd.IsMap():
+		case fd.Kind() == protoreflect.MessageKind:
+			walk(t, v.Message())
+		}
+		return true
+	})
+}
