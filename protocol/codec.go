@@ -59,6 +59,17 @@ type IDRewriter interface {
 	RewriteRequestID(frame []byte, id uint64) error
 }
 
+// IDReplacer is implemented instead of IDRewriter by codecs whose request id field has a
+// variable width, such as a protobuf varint (bRPC's correlation_id, tRPC's request_id): a
+// new id may need more bytes than the old one, so it cannot always be written in place. The
+// proxy multiplexes upstream connections with either interface.
+type IDReplacer interface {
+	// ReplaceRequestID returns the frame with its request id set to id. When the new id
+	// fits, it rewrites frame in place and returns it; otherwise it returns a new frame and
+	// leaves frame unchanged. The proxy only uses ids from 1 to MaxSharedRequestID.
+	ReplaceRequestID(frame []byte, id uint64) ([]byte, error)
+}
+
 // MaxSharedRequestID is the largest id the proxy assigns when it rewrites request ids: it
 // fits the narrowest id field of the protocols we know (Thrift's signed 32-bit sequence id).
 const MaxSharedRequestID = 1<<31 - 1
@@ -68,6 +79,14 @@ const MaxSharedRequestID = 1<<31 - 1
 type HeartbeatResponder interface {
 	// HeartbeatReply returns the answer to a Heartbeat message decoded on the request side.
 	HeartbeatReply(req *Message) ([]byte, error)
+}
+
+// HeartbeatRequester is implemented by codecs whose protocol has a heartbeat a client can
+// send. The proxy's active health checks send it to each endpoint and expect a Heartbeat
+// message with the same request id back.
+type HeartbeatRequester interface {
+	// HeartbeatRequest returns a complete heartbeat request frame carrying id.
+	HeartbeatRequest(id uint64) []byte
 }
 
 // SniffResult is a sniffer's verdict.

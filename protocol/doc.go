@@ -25,6 +25,8 @@
 //   - [IDRewriter]: rewrite a frame's request id in place. With it, the proxy shares one
 //     upstream connection between many downstream clients (multiplexing); without it, each
 //     in-flight request owns an upstream connection (ping-pong).
+//   - [IDReplacer]: the same for protocols whose id field has a variable width (a protobuf
+//     varint in bRPC and tRPC headers), where a new id may not fit in place.
 //   - [HeartbeatResponder]: answer a client's heartbeat locally instead of forwarding it.
 //   - [Sniffer]: say whether the first bytes of a connection are this protocol.
 //

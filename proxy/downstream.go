@@ -20,6 +20,7 @@ import (
 type downstream struct {
 	l      *listener
 	nc     net.Conn
+	remote string // nc's remote address, formatted once for every request's Info
 	codec  protocol.Codec
 	w      *connio.Writer
 	ctx    context.Context
@@ -37,6 +38,7 @@ func newDownstream(l *listener, nc net.Conn) *downstream {
 	d := &downstream{
 		l:       l,
 		nc:      nc,
+		remote:  nc.RemoteAddr().String(),
 		codec:   l.codec.New(protocol.Options{Side: protocol.RequestSide, MaxFrameSize: l.cfg.MaxFrameSize}),
 		ctx:     ctx,
 		cancel:  cancel,

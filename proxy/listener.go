@@ -30,6 +30,9 @@ type listener struct {
 
 	state atomic.Pointer[chainState]
 	force chan struct{} // closed when a drain runs out of time
+	// draining is set by drain before it closes ln: a connection accepted concurrently, and
+	// added to conns after drain went through them, drains itself.
+	draining atomic.Bool
 
 	mu    sync.Mutex
 	conns map[*downstream]struct{}
@@ -45,14 +48,15 @@ type chainState struct {
 
 func (l *listener) current() *chainState { return l.state.Load() }
 
-// buildChain compiles cfg's filters and routes into a chain, ready to swap in.
-func buildChain(cfg *config.Listener, codec protocol.Registration, clusters *upstream.Manager, st *stats.Listener) (*chainState, error) {
+// buildChain compiles cfg's filters and routes into a chain, ready to swap in. fctx is what
+// the filter factories are told about the listener and the proxy.
+func buildChain(cfg *config.Listener, codec protocol.Registration, clusters *upstream.Manager, st *stats.Listener, fctx filter.BuildContext) (*chainState, error) {
 	table := route.NewTable(cfg.Routes)
 	filters := make([]filter.Filter, 0, len(cfg.Filters))
 	for _, fc := range cfg.Filters {
-		f, err := filter.Build(fc.Name, fc.Config)
+		f, err := filter.BuildWithContext(fctx, fc.Name, fc.Config)
 		if err != nil {
-			return nil, fmt.Errorf("listener %q: filter %q: %w", cfg.Name, fc.Name, err)
+			return nil, fmt.Errorf("filter %q: %w", fc.Name, err)
 		}
 		filters = append(filters, f)
 	}
@@ -82,6 +86,9 @@ func (l *listener) serve() {
 		l.mu.Unlock()
 		l.stats.Connections.Inc()
 		l.wg.Add(1)
+		if l.draining.Load() {
+			d.drain()
+		}
 		go d.serve()
 	}
 }
@@ -96,6 +103,7 @@ func (l *listener) forget(d *downstream) {
 
 // drain stops accepting and asks every connection to finish its in-flight requests.
 func (l *listener) drain() {
+	l.draining.Store(true)
 	l.ln.Close()
 	l.mu.Lock()
 	for d := range l.conns {

@@ -2,13 +2,16 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/breeze-mesh/breeze/protocol"
 	"github.com/breeze-mesh/breeze/proxy/config"
+	"github.com/breeze-mesh/breeze/proxy/filter"
 	"github.com/breeze-mesh/breeze/proxy/stats"
 	"github.com/breeze-mesh/breeze/proxy/upstream"
 )
@@ -18,10 +21,18 @@ type Server struct {
 	log      *slog.Logger
 	metrics  *stats.Metrics
 	clusters *upstream.Manager
+	// shared holds what filters keep across config versions (exporters, log writers);
+	// closed after the last request at shutdown.
+	shared *filter.Shared
 
 	mu        sync.Mutex
 	listeners map[string]*listener
 	applied   *config.Bootstrap
+	// retired are clusters that left the configuration, kept for clusterGrace (retire.go);
+	// retireTimer removes them; closed stops it after Shutdown.
+	retired     map[string]retiredCluster
+	retireTimer *time.Timer
+	closed      bool
 }
 
 // New returns a server with no listeners; Apply gives it a configuration.
@@ -34,6 +45,7 @@ func New(log *slog.Logger) *Server {
 		log:       log,
 		metrics:   m,
 		clusters:  upstream.NewManager(m),
+		shared:    filter.NewShared(),
 		listeners: map[string]*listener{},
 	}
 }
@@ -50,6 +62,18 @@ func (s *Server) Config() *config.Bootstrap {
 	defer s.mu.Unlock()
 	return s.applied
 }
+
+// ListenerError is an Apply failure that one listener causes (its codec, its filters, its
+// address), so that a caller assembling configurations (the xDS client) can leave that
+// listener out and apply the rest.
+type ListenerError struct {
+	Listener string
+	Err      error
+}
+
+func (e *ListenerError) Error() string { return fmt.Sprintf("listener %q: %v", e.Listener, e.Err) }
+
+func (e *ListenerError) Unwrap() error { return e.Err }
 
 // Apply makes cfg the running configuration. Every listener chain is built first; if any
 // fails nothing changes. Clusters are updated before the chains that route to them swap in,
@@ -68,18 +92,18 @@ func (s *Server) Apply(cfg *config.Bootstrap) error {
 	for _, lc := range cfg.Listeners {
 		reg, err := protocol.Lookup(lc.Codec)
 		if err != nil {
-			return fmt.Errorf("listener %q: %w", lc.Name, err)
+			return &ListenerError{Listener: lc.Name, Err: err}
 		}
 		if old := s.listeners[lc.Name]; old != nil && (old.cfg.Address != lc.Address || old.codec.Name != reg.Name) {
-			return fmt.Errorf("listener %q: changing the address or codec of a running listener is not supported; give it a new name", lc.Name)
+			return &ListenerError{Listener: lc.Name, Err: errors.New("changing the address or codec of a running listener is not supported; give it a new name")}
 		}
 		if lc.MaxFrameSize <= 0 {
 			lc.MaxFrameSize = protocol.DefaultMaxFrameSize
 		}
 		st := s.metrics.Listener(statName(lc))
-		state, err := buildChain(lc, reg, s.clusters, st)
+		state, err := buildChain(lc, reg, s.clusters, st, s.filterContext(cfg, lc, reg))
 		if err != nil {
-			return err
+			return &ListenerError{Listener: lc.Name, Err: err}
 		}
 		plan = append(plan, planned{cfg: lc, codec: reg, st: st, state: state})
 	}
@@ -95,12 +119,14 @@ func (s *Server) Apply(cfg *config.Bootstrap) error {
 			for _, b := range bound {
 				b.Close()
 			}
-			return fmt.Errorf("listener %q: %w", p.cfg.Name, err)
+			return &ListenerError{Listener: p.cfg.Name, Err: err}
 		}
 		bound[p.cfg.Name] = ln
 	}
 
-	s.clusters.Update(cfg.Clusters)
+	// Clusters are added and updated before the new chains swap in; those that leave stay
+	// for a grace period, for the requests the old chains are still routing (retire.go).
+	s.clusters.Update(s.clustersFor(cfg))
 	keep := map[string]bool{}
 	for _, p := range plan {
 		keep[p.cfg.Name] = true
@@ -137,6 +163,23 @@ func (s *Server) Apply(cfg *config.Bootstrap) error {
 	return nil
 }
 
+// filterContext is what the filters of listener lc are told when they are built.
+func (s *Server) filterContext(cfg *config.Bootstrap, lc *config.Listener, reg protocol.Registration) filter.BuildContext {
+	fctx := filter.BuildContext{
+		Listener:   lc.Name,
+		StatPrefix: statName(lc),
+		Codec:      reg.Name,
+		Direction:  filter.DirectionOf(lc.Name),
+		Metrics:    s.metrics.Registry,
+		Log:        s.log.With("listener", lc.Name),
+		Shared:     s.shared,
+	}
+	if cfg.Dynamic != nil {
+		fctx.Node = cfg.Dynamic.Node
+	}
+	return fctx
+}
+
 func statName(lc *config.Listener) string {
 	if lc.StatPrefix != "" {
 		return lc.StatPrefix
@@ -163,6 +206,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		ls = append(ls, l)
 	}
 	s.listeners = map[string]*listener{}
+	s.closed = true
+	if s.retireTimer != nil {
+		s.retireTimer.Stop()
+	}
 	s.mu.Unlock()
 
 	done := make(chan struct{})
@@ -186,5 +233,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-done
 	}
 	s.clusters.Close()
+	// Filters' exporters and log writers flush what the last requests produced, within
+	// what remains of ctx.
+	if serr := s.shared.Close(ctx); serr != nil {
+		s.log.Warn("stopping filter resources", "error", serr)
+	}
 	return err
 }

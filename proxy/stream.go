@@ -18,11 +18,16 @@ type stream struct {
 	reqMut  protocol.Mutation
 	respMut protocol.Mutation
 	hooks   []func(filter.Result)
+	// hookBuf holds the first hooks, so that the telemetry filters' hooks cost no
+	// allocation of their own.
+	hookBuf [4]func(filter.Result)
 	done    atomic.Bool
 }
 
 func newStream(d *downstream) *stream {
-	return &stream{conn: d, info: filter.Info{Listener: d.l.name, Start: time.Now()}}
+	s := &stream{conn: d, info: filter.Info{Listener: d.l.name, Start: time.Now(), Downstream: d.remote}}
+	s.hooks = s.hookBuf[:0]
+	return s
 }
 
 func (s *stream) Context() context.Context           { return s.conn.ctx }

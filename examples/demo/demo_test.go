@@ -3,83 +3,143 @@ package demo
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/breeze-mesh/breeze/examples/dubbo/greeter"
+	"github.com/breeze-mesh/breeze/examples/mesh"
+	"github.com/breeze-mesh/breeze/proxy/bootstrap"
 	"sigs.k8s.io/yaml"
 )
 
+// TestRenderBootstrap: the rendered bootstrap loads in the proxy's own loader, names the
+// control plane's port, and carries the node the control plane needs.
 func TestRenderBootstrap(t *testing.T) {
-	ports := Ports{Admin: 15001, Proxy: 20001, V1: 20002, V2: 20003}
-	data, err := renderBootstrap(ports)
+	ports := Ports{Admin: 15001, Proxy: 20001, V1: 20002, V2: 20003, XDS: 15010}
+	data, err := render(bootstrapTemplate, ports)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc struct {
-		Admin struct {
-			Address struct {
-				SocketAddress struct {
-					PortValue int `json:"port_value"`
-				} `json:"socket_address"`
-			} `json:"address"`
-		} `json:"admin"`
-		StaticResources struct {
-			Listeners []struct {
-				Address struct {
-					SocketAddress struct {
-						PortValue int `json:"port_value"`
-					} `json:"socket_address"`
-				} `json:"address"`
-			} `json:"listeners"`
-			Clusters []struct {
-				Name           string `json:"name"`
-				LoadAssignment struct {
-					Endpoints []struct {
-						LbEndpoints []struct {
-							Endpoint struct {
-								Address struct {
-									SocketAddress struct {
-										PortValue int `json:"port_value"`
-									} `json:"socket_address"`
-								} `json:"address"`
-							} `json:"endpoint"`
-						} `json:"lb_endpoints"`
-					} `json:"endpoints"`
-				} `json:"load_assignment"`
-			} `json:"clusters"`
-		} `json:"static_resources"`
+	b, err := bootstrap.Parse(data, "bootstrap.yaml")
+	if err != nil {
+		t.Fatalf("the rendered bootstrap does not load: %v\n%s", err, data)
 	}
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		t.Fatalf("rendered bootstrap is not YAML: %v\n%s", err, data)
+	if b.Admin != "127.0.0.1:15001" || b.Dynamic == nil || b.Dynamic.Node.Metadata["namespace"] != "dubbo" {
+		t.Fatalf("bootstrap %+v, dynamic %+v", b, b.Dynamic)
 	}
-	if got := doc.Admin.Address.SocketAddress.PortValue; got != ports.Admin {
-		t.Errorf("admin port %d, want %d", got, ports.Admin)
+	if len(b.Clusters) != 1 || b.Clusters[0].Name != b.Dynamic.ADSCluster || b.Clusters[0].Endpoints[0].Address != "127.0.0.1:15010" {
+		t.Errorf("ADS cluster %+v, want the control plane at 127.0.0.1:15010", b.Clusters)
 	}
-	if len(doc.StaticResources.Listeners) != 1 || doc.StaticResources.Listeners[0].Address.SocketAddress.PortValue != ports.Proxy {
-		t.Errorf("listeners %+v, want one on port %d", doc.StaticResources.Listeners, ports.Proxy)
+}
+
+// TestRenderService: the demo's service file has the picked ports, and the same objects as
+// the examples/mesh file it replaces.
+func TestRenderService(t *testing.T) {
+	ports := Ports{Proxy: 20001, V1: 20002, V2: 20003}
+	data, err := render(serviceTemplate, ports)
+	if err != nil {
+		t.Fatal(err)
 	}
-	clusterPorts := map[string]int{}
-	for _, c := range doc.StaticResources.Clusters {
-		clusterPorts[c.Name] = c.LoadAssignment.Endpoints[0].LbEndpoints[0].Endpoint.Address.SocketAddress.PortValue
-	}
-	if clusterPorts["greeter-v1"] != ports.V1 || clusterPorts["greeter-v2"] != ports.V2 {
-		t.Errorf("cluster ports %v, want greeter-v1 %d, greeter-v2 %d", clusterPorts, ports.V1, ports.V2)
-	}
-	if bytes.Contains(data, []byte("{{")) {
-		t.Errorf("unfilled placeholder left:\n%s", data)
-	}
-	// Every route the traffic mix expects is in the file.
-	for _, k := range trafficMix {
-		if k.route != "" && !bytes.Contains(data, []byte("name: "+k.route+"\n")) {
-			t.Errorf("route %q of the traffic mix is not in bootstrap.yaml", k.route)
+	type object struct {
+		Kind     string
+		Metadata struct{ Name, Namespace string }
+		Spec     struct {
+			Hosts []string
+			Ports json.RawMessage
 		}
+	}
+	objects := func(doc []byte) []object {
+		var out []object
+		for part := range bytes.SplitSeq(doc, []byte("\n---\n")) {
+			var o object
+			if err := yaml.Unmarshal(part, &o); err != nil {
+				t.Fatalf("%v\n%s", err, part)
+			}
+			out = append(out, o)
+		}
+		return out
+	}
+	example, err := mesh.Files.ReadFile(meshServiceFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := objects(data), objects(example)
+	if len(got) != len(want) {
+		t.Fatalf("%d objects, examples/mesh has %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].Kind != want[i].Kind || got[i].Metadata != want[i].Metadata || !slices.Equal(got[i].Spec.Hosts, want[i].Spec.Hosts) {
+			t.Errorf("object %d: %+v, examples/mesh has %+v", i, got[i], want[i])
+		}
+	}
+	for _, port := range []string{"number: 20001", "tcp-metaprotocol-dubbo: 20002", "tcp-metaprotocol-dubbo: 20003"} {
+		if !bytes.Contains(data, []byte(port)) {
+			t.Errorf("rendered service lacks %q:\n%s", port, data)
+		}
+	}
+}
+
+// TestMeshFiles: the control plane reads every file of the mesh directory but the service
+// file, whose place the demo's takes.
+func TestMeshFiles(t *testing.T) {
+	dir, live, err := findMesh("", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !live || filepath.Base(dir) != "mesh" {
+		t.Errorf("findMesh from inside the repository: %s (live %v), want examples/mesh", dir, live)
+	}
+	files, err := meshFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range files {
+		names = append(names, filepath.Base(f))
+	}
+	if slices.Contains(names, meshServiceFile) || !slices.Contains(names, "greeter-metarouter.yaml") {
+		t.Errorf("mesh files %v", names)
+	}
+	args := controlArgs(files, "/tmp/svc.yaml", "127.0.0.1:1")
+	if got := strings.Join(args, " "); !strings.Contains(got, "--config-dir /tmp/svc.yaml") || !strings.Contains(got, "--xds-address 127.0.0.1:1") {
+		t.Errorf("control args %q", got)
+	}
+	// The MetaRouter routes the traffic mix expects.
+	router, err := os.ReadFile(filepath.Join(dir, "greeter-metarouter.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range trafficMix {
+		if !bytes.Contains(router, []byte("name: "+k.route+"\n")) {
+			t.Errorf("route %q of the traffic mix is not in greeter-metarouter.yaml", k.route)
+		}
+	}
+}
+
+// TestMeshOutsideTheRepository: run from elsewhere, the demo writes the embedded copy.
+func TestMeshOutsideTheRepository(t *testing.T) {
+	t.Chdir(t.TempDir())
+	work := t.TempDir()
+	dir, live, err := findMesh("", work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live || dir != filepath.Join(work, "mesh") {
+		t.Errorf("findMesh = %s (live %v), want a copy under %s", dir, live, work)
+	}
+	if _, err := meshFiles(dir); err != nil {
+		t.Error(err)
+	}
+	if _, _, err := findMesh(filepath.Join(work, "missing"), work); err == nil {
+		t.Error("a missing --mesh directory is accepted")
 	}
 }
 
@@ -88,10 +148,10 @@ func TestPickPorts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.V1 != 1234 || p.Admin == 0 || p.Proxy == 0 || p.V2 == 0 {
+	if p.V1 != 1234 || p.Admin == 0 || p.Proxy == 0 || p.V2 == 0 || p.XDS == 0 {
 		t.Fatalf("pickPorts = %+v", p)
 	}
-	if _, err := pickPorts(Ports{Admin: 1, Proxy: 1, V1: 2, V2: 3}); err == nil {
+	if _, err := pickPorts(Ports{Admin: 1, Proxy: 1, V1: 2, V2: 3, XDS: 4}); err == nil {
 		t.Fatal("duplicate ports accepted")
 	}
 }
@@ -162,16 +222,16 @@ func TestRender(t *testing.T) {
 		stats: []kindStats{
 			{sent: 40, byServer: map[string]int64{"v1": 40}},
 			{sent: 30, byServer: map[string]int64{"v2": 30}},
-			{sent: 20, byServer: map[string]int64{"v2": 20}},
-			{sent: 10, errors: 10, byServer: map[string]int64{}, lastErr: "breeze: no route\nfor request"},
+			{sent: 30, errors: 10, byServer: map[string]int64{"v2": 20}, lastErr: "breeze: no route\nfor request"},
 		},
+		recent: []map[string]int64{{"v1": 4}, {}, {"v1": 1, "v2": 3}},
 		proxy: samples{
 			{name: "breeze_route_requests_total", labels: map[string]string{"route": "default"}, value: 40},
 			{name: "breeze_listener_local_replies_total", labels: map[string]string{"kind": "route_not_found"}, value: 10},
 		},
 	}
 	text := v.render()
-	for _, want := range []string{"200 requests/s", "from v1", "from v2", "default 40", "route_not_found 10", "breeze: no route for request", "(none)"} {
+	for _, want := range []string{"200 requests/s", "from v1", "from v2", "default 40", "route_not_found 10", "breeze: no route for request", "v1 100%", "v1 25% · v2 75%"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("table lacks %q:\n%s", want, text)
 		}

@@ -17,6 +17,9 @@ type view struct {
 	servers []string // column order, e.g. v1, v2
 	kinds   []requestKind
 	stats   []kindStats
+	// recent are the replies by server of each kind over the last interval: where the
+	// traffic goes now (nil before the first interval).
+	recent []map[string]int64
 	// proxy is the proxy's own account, from its metrics; proxyErr says why it is missing.
 	proxy    samples
 	proxyErr error
@@ -32,7 +35,7 @@ func (v view) render() string {
 	for _, s := range v.servers {
 		header = append(header, "from "+s)
 	}
-	header = append(header, "errors")
+	header = append(header, "errors", "now")
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	var totalSent, totalErrors int64
 	totalByServer := map[string]int64{}
@@ -48,7 +51,7 @@ func (v view) render() string {
 			row = append(row, fmt.Sprint(s.byServer[name]))
 			totalByServer[name] += s.byServer[name]
 		}
-		row = append(row, fmt.Sprint(s.errors))
+		row = append(row, fmt.Sprint(s.errors), v.now(i))
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 		totalSent += s.sent
 		totalErrors += s.errors
@@ -79,6 +82,44 @@ func (v view) render() string {
 		fmt.Fprintf(&buf, "\nlast error  %s\n", truncate(lastErr, 100))
 	}
 	return buf.String()
+}
+
+// now renders where kind i's calls went over the last interval, as shares per server:
+// "v1 20% · v2 80%".
+func (v view) now(i int) string {
+	if i >= len(v.recent) {
+		return "-"
+	}
+	var total int64
+	for _, n := range v.recent[i] {
+		total += n
+	}
+	if total == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, name := range v.servers {
+		if n := v.recent[i][name]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.0f%%", name, float64(n)*100/float64(total)))
+		}
+	}
+	return strings.Join(parts, " · ")
+}
+
+// since is the replies by server of each kind between the snapshots prev and cur (all of
+// cur's when prev is nil).
+func since(cur, prev []kindStats) []map[string]int64 {
+	out := make([]map[string]int64, len(cur))
+	for i, s := range cur {
+		out[i] = map[string]int64{}
+		for name, n := range s.byServer {
+			if i < len(prev) {
+				n -= prev[i].byServer[name]
+			}
+			out[i][name] = n
+		}
+	}
+	return out
 }
 
 // formatCounts renders counts as "a 1 · b 2", sorted by name, leaving zeros out.

@@ -21,12 +21,11 @@ type requestKind struct {
 	weight int
 }
 
-// trafficMix exercises each route of bootstrap.yaml, and one call that matches none.
+// trafficMix exercises each route of examples/mesh/greeter-metarouter.yaml.
 var trafficMix = []requestKind{
 	{label: "sayHello  version 1.0.0", iface: greeter.Interface, method: greeter.MethodSayHello, version: "1.0.0", route: "default", weight: 4},
-	{label: "sayHello  version 2.0.0", iface: greeter.Interface, method: greeter.MethodSayHello, version: "2.0.0", route: "to-v2", weight: 3},
-	{label: "sayHi     version 1.0.0", iface: greeter.Interface, method: greeter.MethodSayHi, version: "1.0.0", route: "hi-to-v2", weight: 2},
-	{label: "sayHello  unknown interface", iface: "org.apache.dubbo.sample.Unknown", method: greeter.MethodSayHello, version: "1.0.0", weight: 1},
+	{label: "sayHello  version 2.0.0", iface: greeter.Interface, method: greeter.MethodSayHello, version: "2.0.0", route: "v2-callers", weight: 3},
+	{label: "sayHi     version 1.0.0", iface: greeter.Interface, method: greeter.MethodSayHi, version: "1.0.0", route: "say-hi", weight: 3},
 }
 
 // kindStats counts what happened to one kind of call.

@@ -17,8 +17,9 @@
 // bad input never panics, a huge length field is refused before anything is allocated,
 // untouched frames are forwarded as the very same bytes, mutations survive a decode, error
 // replies and heartbeat replies are understood by the same codec on the other side, and
-// request ids can be rewritten in place. Optional capabilities ([protocol.IDRewriter],
-// [protocol.HeartbeatResponder], [protocol.Sniffer]) are checked when the codec has them.
+// request ids can be rewritten. Optional capabilities ([protocol.IDRewriter] or
+// [protocol.IDReplacer], [protocol.HeartbeatResponder], [protocol.Sniffer]) are checked when
+// the codec has them.
 //
 // Fuzz targets use [Fuzz], or call [CheckDecode] from their own f.Fuzz function; both assert
 // the same invariants on arbitrary input.

@@ -47,13 +47,32 @@ var toyBugs = map[string]string{
 	"pong-as-response":   "heartbeat_reply",
 	"sniff-strict":       "sniff",
 	"keeps-prefix-state": "split_reads",
+	// The toyReplacer variant (an IDReplacer that always returns a new frame).
+	"replace-clobbers-old": "rewrite_request_id",
 }
 
 // sink keeps the buggy allocation alive so the compiler cannot drop it.
 var sink []byte
 
 func newToy(bug string) func(protocol.Options) protocol.Codec {
+	if strings.HasPrefix(bug, "replace-") {
+		return func(o protocol.Options) protocol.Codec { return toyReplacer{&toy{opts: o, bug: bug}} }
+	}
 	return func(o protocol.Options) protocol.Codec { return &toy{opts: o, bug: bug} }
+}
+
+// toyReplacer sets ids as an IDReplacer that returns a new frame every time.
+type toyReplacer struct{ *toy }
+
+func (c toyReplacer) ReplaceRequestID(frame []byte, id uint64) ([]byte, error) {
+	out := bytes.Clone(frame)
+	if c.bug == "replace-clobbers-old" {
+		out = frame
+	}
+	if err := c.RewriteRequestID(out, id); err != nil {
+		return nil, err
+	}
+	return bytes.Clone(out), nil
 }
 
 func (c *toy) Decode(buf []byte, msg *protocol.Message) (int, error) {

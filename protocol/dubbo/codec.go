@@ -70,6 +70,10 @@ func (c *Codec) HeartbeatReply(req *protocol.Message) ([]byte, error) {
 	return heartbeat(serializationHessian2|flagEvent, statusOK, req.RequestID), nil
 }
 
+// HeartbeatRequest implements protocol.HeartbeatRequester: the proxy's health checks send
+// it to Dubbo endpoints.
+func (c *Codec) HeartbeatRequest(id uint64) []byte { return HeartbeatRequest(id) }
+
 // HeartbeatRequest returns a heartbeat request frame with the given id, for health checks.
 func HeartbeatRequest(id uint64) []byte {
 	return heartbeat(flagRequest|flagTwoWay|flagEvent|serializationHessian2, 0, id)
@@ -99,5 +103,6 @@ var (
 	_ protocol.Codec              = (*Codec)(nil)
 	_ protocol.IDRewriter         = (*Codec)(nil)
 	_ protocol.HeartbeatResponder = (*Codec)(nil)
+	_ protocol.HeartbeatRequester = (*Codec)(nil)
 	_ protocol.Sniffer            = (*Codec)(nil)
 )

@@ -29,6 +29,11 @@ const (
 	KeyErrorMessage = "error_message"
 )
 
+// sizeHintMin is the frame size above which an incomplete frame is reported with its size
+// (protocol.NeedMoreError): smaller frames fit the proxy's read buffers anyway, and the
+// sized error costs an allocation.
+const sizeHintMin = 4 << 10
+
 // Decode implements protocol.Codec.
 func (c *Codec) Decode(buf []byte, msg *protocol.Message) (int, error) {
 	if len(buf) >= 1 && buf[0] != magicHigh || len(buf) >= 2 && buf[1] != magicLow {
@@ -49,6 +54,10 @@ func (c *Codec) Decode(buf []byte, msg *protocol.Message) (int, error) {
 	}
 	frameLen := int(h.frameLen())
 	if len(buf) < frameLen {
+		if frameLen > sizeHintMin {
+			// The size lets the proxy read a large body into one buffer.
+			return 0, protocol.NeedMoreError{FrameSize: frameLen}
+		}
 		return 0, protocol.ErrNeedMore
 	}
 	// Cap the frame so that appending to it can never write over the next frame.

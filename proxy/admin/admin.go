@@ -1,9 +1,14 @@
 // Package admin serves the proxy's admin HTTP endpoints:
 //
-//	/ready             200 once the proxy runs a configuration, 503 before
-//	/config_dump       the running configuration as JSON
-//	/clusters          every cluster's endpoints, one per line, with in-flight requests
+//	/ready             200 once the proxy runs a configuration (with a control plane: its first
+//	                   full one), 503 before
+//	/config_dump       the running configuration as JSON (with a control plane: and the xDS
+//	                   state, under "xds")
+//	/clusters          every cluster's endpoints, one per line, with in-flight requests, health
+//	                   flags and outlier ejection state
 //	/stats/prometheus  metrics in the Prometheus text format
+//	/logging           the log level; POST /logging?level=debug changes it (WithLogLevel)
+//	/debug/pprof/      Go's profiler (WithPprof)
 package admin
 
 import (
@@ -27,20 +32,52 @@ type Server struct {
 	http  *http.Server
 	ln    net.Listener
 	log   *slog.Logger
+	// readiness, when set, must also return nil for /ready to answer 200.
+	readiness func() error
+	// dumps are extra top-level sections of /config_dump, by key.
+	dumps map[string]func() any
+	// logLevel, when set, is served and changed by /logging (logging.go).
+	logLevel *slog.LevelVar
+	// pprof serves /debug/pprof/ (logging.go).
+	pprof bool
+}
+
+// Option adds to what the admin server reports.
+type Option func(*Server)
+
+// WithReadiness makes /ready answer 503, with ready's error, until ready returns nil: for a
+// proxy whose configuration comes from a control plane, until the first full one runs.
+func WithReadiness(ready func() error) Option {
+	return func(s *Server) { s.readiness = ready }
+}
+
+// WithDump adds a top-level section key to /config_dump, filled by dump on each request
+// (for example the xDS versions per resource type).
+func WithDump(key string, dump func() any) Option {
+	return func(s *Server) {
+		if s.dumps == nil {
+			s.dumps = map[string]func() any{}
+		}
+		s.dumps[key] = dump
+	}
 }
 
 // Listen binds addr and starts serving the admin endpoints of p.
-func Listen(addr string, p *proxy.Server, log *slog.Logger) (*Server, error) {
+func Listen(addr string, p *proxy.Server, log *slog.Logger, opts ...Option) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
 	s := &Server{proxy: p, ln: ln, log: log}
+	for _, o := range opts {
+		o(s)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ready", s.ready)
 	mux.HandleFunc("GET /config_dump", s.configDump)
 	mux.HandleFunc("GET /clusters", s.clusters)
 	mux.Handle("GET /stats/prometheus", promhttp.HandlerFor(p.Metrics().Registry, promhttp.HandlerOpts{}))
+	s.registerExtras(mux)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -61,14 +98,42 @@ func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "no configuration applied yet", http.StatusServiceUnavailable)
 		return
 	}
+	if s.readiness != nil {
+		if err := s.readiness(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+	}
 	fmt.Fprintln(w, "LIVE")
 }
 
 func (s *Server) configDump(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
+	var dump any = s.proxy.Config()
+	if len(s.dumps) > 0 {
+		// The running configuration's fields stay at the top level; the extra sections sit
+		// next to them.
+		sections := map[string]any{}
+		raw, err := json.Marshal(dump)
+		if err == nil {
+			err = json.Unmarshal(raw, &sections)
+		}
+		if err != nil {
+			s.log.Warn("config_dump encode failed", "error", err)
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if sections == nil {
+			sections = map[string]any{}
+		}
+		for key, f := range s.dumps {
+			sections[key] = f()
+		}
+		dump = sections
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(s.proxy.Config()); err != nil {
+	if err := enc.Encode(dump); err != nil {
 		s.log.Warn("config_dump encode failed", "error", err)
 	}
 }
@@ -84,11 +149,17 @@ func (s *Server) clusters(w http.ResponseWriter, _ *http.Request) {
 	sort.Strings(names)
 	for _, n := range names {
 		c := all[n]
-		fmt.Fprintf(w, "%s::lb_policy::%d\n", n, c.Config.LBPolicy)
+		fmt.Fprintf(w, "%s::lb_policy::%s\n", n, c.Config.LBPolicy)
 		for _, h := range c.Hosts {
-			fmt.Fprintf(w, "%s::%s::weight::%d\n", n, h.Address, h.Weight)
+			st := h.Status()
+			fmt.Fprintf(w, "%s::%s::weight::%d\n", n, h.Address, h.Weight())
 			fmt.Fprintf(w, "%s::%s::rq_active::%d\n", n, h.Address, h.InFlight())
-			fmt.Fprintf(w, "%s::%s::health_flags::healthy\n", n, h.Address)
+			// healthy, or /failed_active_hc and/or /failed_outlier_check, as Envoy says.
+			fmt.Fprintf(w, "%s::%s::health_flags::%s\n", n, h.Address, st.HealthFlags)
+			fmt.Fprintf(w, "%s::%s::outlier_ejections::%d\n", n, h.Address, st.Ejections)
+			if st.Ejected {
+				fmt.Fprintf(w, "%s::%s::ejected_until::%s\n", n, h.Address, st.EjectedUntil.UTC().Format(time.RFC3339Nano))
+			}
 		}
 	}
 }

@@ -10,8 +10,8 @@
 //     name that was probably meant.
 //  3. protojson decodes the document into an Envoy Bootstrap message; then every field that
 //     is set must be in the allow-list of supportedFields, so that a field Envoy has but
-//     Breeze ignores (health_checks, listener_filters, TLS, dynamic_resources, ...) is
-//     refused instead of silently dropped.
+//     Breeze ignores (health_checks, listener_filters, TLS, ...) is refused instead of
+//     silently dropped.
 //  4. proxy/config converts the message into the runtime configuration (codec names, regular
 //     expressions, weights, ...) and validates what spans resources (cluster references,
 //     duplicate names and addresses).
@@ -32,7 +32,11 @@ import (
 	yamlv3 "gopkg.in/yaml.v3"
 	"sigs.k8s.io/yaml"
 
-	// Registers breeze.metaprotocol.v1alpha1 types, so typed_config's "@type" resolves.
+	// Registers breeze.metaprotocol.v1alpha1 types, so typed_config's "@type" resolves, and
+	// the built-in filters' config types, so meta_protocol_filters' configs do.
+	_ "github.com/breeze-mesh/breeze/api/filters/accesslog/v1alpha1"
+	_ "github.com/breeze-mesh/breeze/api/filters/istiostats/v1alpha1"
+	_ "github.com/breeze-mesh/breeze/api/filters/tracing/v1alpha1"
 	_ "github.com/breeze-mesh/breeze/api/metaprotocol/v1alpha1"
 	"github.com/breeze-mesh/breeze/proxy/config"
 )

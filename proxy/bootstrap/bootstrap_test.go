@@ -72,6 +72,8 @@ func TestLoadExample(t *testing.T) {
 				ConnectTimeout:        time.Second,
 				ConnectionsPerHost:    1,
 				MaxConnectionsPerHost: 64,
+				Limits:                config.Limits{MaxRetries: config.DefaultMaxRetries},
+				HealthyPanicThreshold: config.DefaultHealthyPanicThreshold,
 			},
 			{
 				Name:                  "dubbo-v2",
@@ -80,6 +82,8 @@ func TestLoadExample(t *testing.T) {
 				ConnectTimeout:        time.Second,
 				ConnectionsPerHost:    1,
 				MaxConnectionsPerHost: 1024,
+				Limits:                config.Limits{MaxRetries: config.DefaultMaxRetries},
+				HealthyPanicThreshold: config.DefaultHealthyPanicThreshold,
 			},
 		},
 	}
@@ -255,7 +259,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "camelCase misspelt field", old: "codec: {name: fake}", new: "codec: {name: fake}\n          statPrefx: x",
 			want: `bootstrap.yaml:11: ` + proxyPath + `.statPrefx: unknown field (did you mean "stat_prefix"?)`},
 		{name: "unrelated field", old: "route: {cluster: backend}\n            - name: second", new: "route: {cluster: backend, colour: blue}\n            - name: second",
-			want: `bootstrap.yaml:16: ` + proxyPath + `.route_config.routes[0].route.colour: unknown field (supported fields here: cluster, weighted_clusters, timeout)`},
+			want: `bootstrap.yaml:16: ` + proxyPath + `.route_config.routes[0].route.colour: unknown field (supported fields here: cluster, weighted_clusters, timeout, hash_policy, retry_policy)`},
 		{name: "several unknown fields in document order", old: "  - name: backend", new: "  - name: backend\n    lb_polcy: RANDOM\n    conect_timeout: 1s",
 			want: "bootstrap.yaml:21: static_resources.clusters[0].lb_polcy: unknown field (did you mean \"lb_policy\"?)\n" +
 				"bootstrap.yaml:22: static_resources.clusters[0].conect_timeout: unknown field (did you mean \"connect_timeout\"?)"},
@@ -283,19 +287,19 @@ func TestParseErrors(t *testing.T) {
 			want: `bootstrap.yaml:21: static_resources.clusters[0].lb_policy: set twice (also as "lbPolicy")`},
 
 		// Fields Envoy has and Breeze does not implement.
-		{name: "health checks", old: "  - name: backend", new: "  - name: backend\n    health_checks: [{timeout: 1s}]",
-			want: `bootstrap.yaml:21: static_resources.clusters[0].health_checks: not supported by Breeze (supported fields here: name, type, connect_timeout, lb_policy, load_assignment, circuit_breakers)`},
+		{name: "http health check", old: "  - name: backend", new: "  - name: backend\n    health_checks: [{timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, http_health_check: {path: /}}]",
+			want: `bootstrap.yaml:21: static_resources.clusters[0].health_checks[0].http_health_check: not supported by Breeze (supported fields here: timeout, interval, interval_jitter, unhealthy_threshold, healthy_threshold, tcp_health_check, custom_health_check)`},
 		{name: "listener filters", old: "    filter_chains:", new: "    listener_filters: [{name: envoy.filters.listener.tls_inspector}]\n    filter_chains:",
 			want: `bootstrap.yaml:5: static_resources.listeners[0].listener_filters: not supported by Breeze (supported fields here: name, address, filter_chains)`},
 		{name: "eds in a static file", old: "  - name: backend", new: "  - name: backend\n    type: EDS",
 			want: `bootstrap.yaml:21: static_resources.clusters[0].type: EDS is not supported by Breeze (supported values: STATIC)`},
-		{name: "dynamic resources", old: "static_resources:", new: "dynamic_resources: {ads_config: {api_type: GRPC}}\nstatic_resources:",
-			want: `bootstrap.yaml:1: dynamic_resources: not supported by Breeze (supported fields here: admin, static_resources)`},
+		{name: "dynamic resources without a server", old: "static_resources:", new: "dynamic_resources: {ads_config: {api_type: GRPC}}\nstatic_resources:",
+			want: `bootstrap.yaml:1: dynamic_resources.ads_config.grpc_services: exactly one gRPC service (the control plane) is supported, got 0`},
 		{name: "tls on a cluster", old: "  - name: backend", new: "  - name: backend\n    transport_socket: {name: envoy.transport_sockets.tls}",
-			want: `bootstrap.yaml:21: static_resources.clusters[0].transport_socket: not supported by Breeze (supported fields here: name, type, connect_timeout, lb_policy, load_assignment, circuit_breakers)`},
+			want: `bootstrap.yaml:21: static_resources.clusters[0].transport_socket: not supported by Breeze (supported fields here: name, type, connect_timeout, lb_policy, load_assignment, circuit_breakers, ring_hash_lb_config, maglev_lb_config, least_request_lb_config, common_lb_config, outlier_detection, health_checks, common_http_protocol_options, upstream_connection_options)`},
 		{name: "rds alone", old: "          route_config:\n            routes:\n            - name: first\n              match:\n                metadata: [{name: method, exact: sayHello}]\n              route: {cluster: backend}\n            - name: second\n              route: {cluster: backend}\n",
 			new:  "          rds: {route_config_name: dubbo-routes}\n",
-			want: `bootstrap.yaml:11: ` + proxyPath + `.rds: not supported by Breeze (supported fields here: stat_prefix, application_protocol, codec, route_config, meta_protocol_filters, idle_timeout, max_frame_size, protocol)`},
+			want: `bootstrap.yaml:11: ` + proxyPath + `.rds: routes over RDS need a control plane (dynamic_resources.ads_config); without one, give the routes inline in route_config`},
 		{name: "codec config", old: "codec: {name: fake}", new: "codec: {name: fake, config: {\"@type\": type.googleapis.com/google.protobuf.Empty, value: {}}}",
 			want: `bootstrap.yaml:10: ` + proxyPath + `.codec.config: not supported by Breeze (supported fields here: name)`},
 		{name: "label namespace", old: "port_value: 20881}}}", new: "port_value: 20881}}}\n          metadata: {filter_metadata: {envoy.lbb: {version: v1}}}",
@@ -312,7 +316,7 @@ func TestParseErrors(t *testing.T) {
 
 		// Conversion: codecs, regexes, weights, names.
 		{name: "unknown codec", old: "codec: {name: fake}", new: "codec: {name: thrift}",
-			want: `bootstrap.yaml:10: ` + proxyPath + `.codec.name: unknown codec "thrift" (registered: dubbo, fake)`},
+			want: `bootstrap.yaml:10: ` + proxyPath + `.codec.name: unknown codec "thrift" (registered: beating, dubbo, fake)`},
 		{name: "bad regex", old: "exact: sayHello", new: `safe_regex: "say("`,
 			want: "bootstrap.yaml:15: " + proxyPath + ".route_config.routes[0].match.metadata[0].safe_regex: invalid regular expression \"say(\": error parsing regexp: missing closing ): `say(`"},
 		{name: "zero weights", old: "route: {cluster: backend}\n            - name: second", new: "route: {weighted_clusters: {clusters: [{name: backend, weight: 0}]}}\n            - name: second",

@@ -25,57 +25,114 @@ import (
 //	name<T1|T2>    an Any field whose message must be of type T1 or T2 (then checked itself)
 //	name<*>        an Any field of any registered type, not checked further (a filter's own
 //	               config, which the filter validates when it is built)
+//	name<T1|T2|*>  an Any field of any registered type; T1 and T2 are checked, others are not
 //
 // Messages of the google.protobuf package (Duration, UInt32Value, Struct, ...) are leaves.
 // A message reached through an allowed field but missing from the table is refused whole.
 var supportedFields = map[protoreflect.FullName][]string{
-	// Envoy's bootstrap: an admin address and static listeners and clusters.
-	"envoy.config.bootstrap.v3.Bootstrap":                 {"admin", "static_resources"},
+	// Envoy's bootstrap: an admin address, static listeners and clusters and, with a control
+	// plane, the ADS stream and the node's identity.
+	"envoy.config.bootstrap.v3.Bootstrap":                 {"admin", "static_resources", "dynamic_resources", "node"},
 	"envoy.config.bootstrap.v3.Admin":                     {"address"},
 	"envoy.config.bootstrap.v3.Bootstrap.StaticResources": {"listeners", "clusters"},
 	"envoy.config.core.v3.Address":                        {"socket_address"},
 	"envoy.config.core.v3.SocketAddress":                  {"address", "port_value"},
+
+	// Dynamic resources: everything over one ADS stream to a control plane named by a static
+	// cluster (docs/xds.md).
+	"envoy.config.bootstrap.v3.Bootstrap.DynamicResources": {"ads_config", "lds_config", "cds_config"},
+	"envoy.config.core.v3.ApiConfigSource":                 {"api_type=GRPC", "transport_api_version=V3", "grpc_services"},
+	"envoy.config.core.v3.GrpcService":                     {"envoy_grpc"},
+	"envoy.config.core.v3.GrpcService.EnvoyGrpc":           {"cluster_name"},
+	"envoy.config.core.v3.ConfigSource":                    {"ads", "resource_api_version=V3"},
+	"envoy.config.core.v3.AggregatedConfigSource":          {},
+	"envoy.config.core.v3.Node":                            {"id", "cluster", "metadata"},
 
 	// Listeners: one filter chain holding the meta-protocol proxy.
 	"envoy.config.listener.v3.Listener":    {"name", "address", "filter_chains"},
 	"envoy.config.listener.v3.FilterChain": {"filters"},
 	"envoy.config.listener.v3.Filter":      {"name", "typed_config<breeze.metaprotocol.v1alpha1.MetaProtocolProxy>"},
 
-	// Clusters: static endpoints.
+	// Clusters: static endpoints, and how requests are balanced over them and protected
+	// (proxy/upstream).
 	"envoy.config.cluster.v3.Cluster": {"name", "type=STATIC", "connect_timeout",
-		"lb_policy=ROUND_ROBIN|RANDOM|LEAST_REQUEST", "load_assignment", "circuit_breakers"},
-	"envoy.config.cluster.v3.CircuitBreakers":            {"per_host_thresholds"},
-	"envoy.config.cluster.v3.CircuitBreakers.Thresholds": {"priority=DEFAULT", "max_connections"},
+		"lb_policy=ROUND_ROBIN|RANDOM|LEAST_REQUEST|RING_HASH|MAGLEV", "load_assignment", "circuit_breakers",
+		"ring_hash_lb_config", "maglev_lb_config", "least_request_lb_config", "common_lb_config",
+		"outlier_detection", "health_checks", "common_http_protocol_options", "upstream_connection_options"},
+	"envoy.config.cluster.v3.CircuitBreakers":              {"thresholds", "per_host_thresholds"},
+	"envoy.config.cluster.v3.CircuitBreakers.Thresholds":   {"priority=DEFAULT", "max_connections", "max_pending_requests", "max_requests", "max_retries"},
+	"envoy.config.cluster.v3.Cluster.RingHashLbConfig":     {"minimum_ring_size", "maximum_ring_size", "hash_function=XX_HASH"},
+	"envoy.config.cluster.v3.Cluster.MaglevLbConfig":       {"table_size"},
+	"envoy.config.cluster.v3.Cluster.LeastRequestLbConfig": {"choice_count"},
+	"envoy.config.cluster.v3.Cluster.CommonLbConfig":       {"healthy_panic_threshold"},
+	"envoy.type.v3.Percent":                                {"value"},
+	"envoy.config.cluster.v3.OutlierDetection": {"consecutive_5xx", "consecutive_gateway_failure",
+		"enforcing_consecutive_5xx", "enforcing_consecutive_gateway_failure", "enforcing_success_rate",
+		"interval", "base_ejection_time", "max_ejection_time", "max_ejection_percent",
+		"success_rate_minimum_hosts", "success_rate_request_volume", "success_rate_stdev_factor"},
+	"envoy.config.core.v3.HealthCheck": {"timeout", "interval", "interval_jitter", "unhealthy_threshold",
+		"healthy_threshold", "tcp_health_check", "custom_health_check"},
+	"envoy.config.core.v3.HealthCheck.TcpHealthCheck":    {},
+	"envoy.config.core.v3.HealthCheck.CustomHealthCheck": {"name", "typed_config<breeze.metaprotocol.v1alpha1.HeartbeatHealthCheck>"},
+	"breeze.metaprotocol.v1alpha1.HeartbeatHealthCheck":  {"codec"},
+	"envoy.config.core.v3.HttpProtocolOptions":           {"idle_timeout"},
+	"envoy.config.cluster.v3.UpstreamConnectionOptions":  {"tcp_keepalive"},
+	"envoy.config.core.v3.TcpKeepalive":                  {"keepalive_probes", "keepalive_time", "keepalive_interval"},
 	"envoy.config.endpoint.v3.ClusterLoadAssignment":     {"cluster_name", "endpoints"},
 	"envoy.config.endpoint.v3.LocalityLbEndpoints":       {"lb_endpoints"},
 	"envoy.config.endpoint.v3.LbEndpoint":                {"endpoint", "load_balancing_weight", "metadata"},
 	"envoy.config.endpoint.v3.Endpoint":                  {"address"},
 	"envoy.config.core.v3.Metadata":                      {"filter_metadata[envoy.lb|istio]"},
 
-	// Breeze's meta-protocol proxy, with its routes inline (RDS needs a control plane).
+	// Breeze's meta-protocol proxy, with its routes inline or, with a control plane, over RDS.
 	"breeze.metaprotocol.v1alpha1.MetaProtocolProxy": {"stat_prefix", "application_protocol", "codec",
-		"route_config", "meta_protocol_filters", "idle_timeout", "max_frame_size", "protocol"},
-	"breeze.metaprotocol.v1alpha1.Codec":              {"name"},
-	"breeze.metaprotocol.v1alpha1.Protocol":           {"name", "codec", "multiplexing=AUTO"},
-	"breeze.metaprotocol.v1alpha1.MetaProtocolFilter": {"name", "config<*>"},
+		"route_config", "rds", "meta_protocol_filters", "idle_timeout", "max_frame_size", "protocol"},
+	"breeze.metaprotocol.v1alpha1.Rds":                    {"route_config_name", "config_source"},
+	"breeze.metaprotocol.v1alpha1.ConfigSource":           {"ads", "resource_api_version=V3"},
+	"breeze.metaprotocol.v1alpha1.AggregatedConfigSource": {},
+	"breeze.metaprotocol.v1alpha1.Codec":                  {"name"},
+	"breeze.metaprotocol.v1alpha1.Protocol":               {"name", "codec", "multiplexing=AUTO"},
+	// A filter's config: the types of the built-in filters listed here are checked; any
+	// other registered type passes through to its filter.
+	"breeze.metaprotocol.v1alpha1.MetaProtocolFilter": {"name", "config<" + strings.Join(filterConfigTypes, "|") + "|*>"},
 	"breeze.metaprotocol.v1alpha1.RouteConfiguration": {"name", "routes"},
 	"breeze.metaprotocol.v1alpha1.Route":              {"name", "match", "route", "request_mutation", "response_mutation"},
 	"breeze.metaprotocol.v1alpha1.RouteMatch":         {"metadata"},
 	"breeze.metaprotocol.v1alpha1.MetadataMatcher":    {"name", "exact", "prefix", "suffix", "contains", "safe_regex", "present", "invert_match"},
-	// hash_policy and request_mirror_policies parse but are refused until the proxy
-	// implements consistent hashing and mirroring.
-	"breeze.metaprotocol.v1alpha1.RouteAction":     {"cluster", "weighted_clusters", "timeout"},
+	// request_mirror_policies parse but are refused until the proxy implements mirroring.
+	"breeze.metaprotocol.v1alpha1.RouteAction":     {"cluster", "weighted_clusters", "timeout", "hash_policy", "retry_policy"},
+	"breeze.metaprotocol.v1alpha1.RetryPolicy":     {"retry_on", "num_retries", "per_try_timeout"},
 	"breeze.metaprotocol.v1alpha1.WeightedCluster": {"clusters"},
 	"breeze.metaprotocol.v1alpha1.ClusterWeight":   {"name", "weight"},
 	"breeze.metaprotocol.v1alpha1.KeyValue":        {"key", "value"},
+
+	// Built-in filters' configs (proxy/filters/*/README.md).
+	"breeze.filters.istio_stats.v1alpha1.IstioStats": {"destination_service", "reporter", "workload", "method_metrics"},
+	"breeze.filters.istio_stats.v1alpha1.Workload": {"name", "namespace", "app", "version",
+		"canonical_service", "canonical_revision", "cluster"},
+	"breeze.filters.istio_stats.v1alpha1.MethodMetrics": {"disabled", "service_keys", "method_key", "max_methods"},
+	"breeze.filters.tracing.v1alpha1.Tracing": {"otlp", "random_sampling", "propagation", "kind",
+		"service_name", "metadata_attributes"},
+	"breeze.filters.tracing.v1alpha1.Otlp": {"endpoint", "insecure", "headers", "timeout", "batch_timeout",
+		"max_queue_size", "max_export_batch_size"},
+	"breeze.filters.access_log.v1alpha1.AccessLog": {"path", "log_format", "buffer_size", "flush_interval"},
+	"breeze.filters.access_log.v1alpha1.LogFormat": {"text_format", "json_format"},
+}
+
+// filterConfigTypes are the config messages of the built-in filters, checked against
+// supportedFields when a bootstrap sets them.
+var filterConfigTypes = []string{
+	"breeze.filters.istio_stats.v1alpha1.IstioStats",
+	"breeze.filters.tracing.v1alpha1.Tracing",
+	"breeze.filters.access_log.v1alpha1.AccessLog",
 }
 
 // fieldRule is one parsed entry of supportedFields.
 type fieldRule struct {
 	enumValues []string // allowed enum value names; nil allows any
 	mapKeys    []string // allowed map keys; nil allows any
-	anyTypes   []string // allowed Any message types; nil allows any
-	anyOpaque  bool     // an Any that is not walked into
+	anyTypes   []string // allowed Any message types, checked; nil allows any
+	anyOpaque  bool     // an Any of a type not in anyTypes is allowed and not walked into
 }
 
 // messageRule is the parsed entry of one message type.
@@ -113,10 +170,12 @@ func parseEntry(entry string) (string, fieldRule) {
 	}
 	if name, types, ok := strings.Cut(entry, "<"); ok {
 		types = strings.TrimSuffix(types, ">")
-		if types == "*" {
-			fr.anyOpaque = true
-		} else {
-			fr.anyTypes = strings.Split(types, "|")
+		for _, t := range strings.Split(types, "|") {
+			if t == "*" {
+				fr.anyOpaque = true
+			} else {
+				fr.anyTypes = append(fr.anyTypes, t)
+			}
 		}
 		return name, fr
 	}
@@ -206,15 +265,17 @@ func (c *supportChecker) single(path string, fd protoreflect.FieldDescriptor, fr
 }
 
 func (c *supportChecker) anyMessage(path string, fr fieldRule, m protoreflect.Message) {
-	if fr.anyOpaque {
-		return
-	}
 	a, ok := m.Interface().(*anypb.Any)
 	if !ok {
-		c.report(path, "cannot read this Any")
+		if !fr.anyOpaque {
+			c.report(path, "cannot read this Any")
+		}
 		return
 	}
 	name := string(a.MessageName())
+	if fr.anyOpaque && !slices.Contains(fr.anyTypes, name) {
+		return
+	}
 	if fr.anyTypes != nil && !slices.Contains(fr.anyTypes, name) {
 		c.report(field(path, "@type"), "%s is not supported by Breeze here (supported: %s)", a.GetTypeUrl(), strings.Join(fr.anyTypes, ", "))
 		return

@@ -9,6 +9,7 @@ package config
 
 import (
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/breeze-mesh/breeze/protocol"
@@ -20,6 +21,33 @@ type Bootstrap struct {
 	Admin     string
 	Listeners []*Listener
 	Clusters  []*Cluster
+	// Dynamic names the control plane that supplies more listeners and clusters over xDS;
+	// nil for a proxy that runs from its bootstrap alone.
+	Dynamic *Dynamic
+}
+
+// Dynamic is a bootstrap's dynamic_resources (and node): one aggregated xDS (ADS) stream to
+// a control plane, which the xds package opens. docs/xds.md is the contract.
+type Dynamic struct {
+	// ADSCluster is the static cluster whose endpoints are the ADS server's addresses.
+	ADSCluster string
+	// Listeners and Clusters say whether listeners (LDS) and clusters (CDS) are fetched.
+	// Endpoints (EDS) and route tables (RDS) are fetched for the clusters and listeners
+	// that name them, always over the same stream.
+	Listeners, Clusters bool
+	// Node identifies the proxy to the control plane.
+	Node Node
+}
+
+// Node is the proxy's identity on the xDS stream (Envoy's node).
+type Node struct {
+	// ID is unique per proxy.
+	ID string
+	// Cluster names the group of proxies this one belongs to (informational).
+	Cluster string
+	// Metadata describes the workload the proxy fronts (namespace, labels, inbound ports:
+	// docs/xds.md lists the keys), as the JSON values of node.metadata.
+	Metadata map[string]any
 }
 
 // Listener accepts downstream connections speaking one protocol.
@@ -78,7 +106,32 @@ type Route struct {
 	HashPolicy []string
 	// Mirrors copy a share of the matching requests to other clusters, fire and forget.
 	Mirrors []Mirror
+	// Retry says which failures are retried; nil: none.
+	Retry *RetryPolicy
 }
+
+// RetryPolicy is when and how often a route retries a failed request.
+type RetryPolicy struct {
+	// On is the set of failures that are retried.
+	On RetryOn
+	// NumRetries is how many times a request may be retried.
+	NumRetries int
+	// PerTryTimeout bounds each attempt (0: the route's timeout).
+	PerTryTimeout time.Duration
+}
+
+// RetryOn is a set of retriable failures, as bits.
+type RetryOn uint8
+
+// Retriable failures, as Envoy's retry_on names them.
+const (
+	// RetryOnConnectFailure: no connection to the endpoint could be made.
+	RetryOnConnectFailure RetryOn = 1 << iota
+	// RetryOnReset: the connection failed or closed with the request in flight.
+	RetryOnReset
+	// RetryOnTimeout: an attempt got no response within the per-try timeout.
+	RetryOnTimeout
+)
 
 // Mirror sends a copy of a share of a route's requests to another cluster; the copies'
 // responses are discarded.
@@ -126,7 +179,21 @@ const (
 	RoundRobin LBPolicy = iota
 	Random
 	LeastRequest
+	// RingHash and Maglev pick by consistent hashing on the route's hash_policy keys (a
+	// request without a key gets a random endpoint).
+	RingHash
+	Maglev
 )
+
+var lbPolicyNames = [...]string{"ROUND_ROBIN", "RANDOM", "LEAST_REQUEST", "RING_HASH", "MAGLEV"}
+
+// String returns the policy's name in Envoy's spelling.
+func (p LBPolicy) String() string {
+	if int(p) < len(lbPolicyNames) {
+		return lbPolicyNames[p]
+	}
+	return "LBPolicy(" + strconv.Itoa(int(p)) + ")"
+}
 
 // Cluster is a named set of upstream endpoints.
 type Cluster struct {
@@ -141,6 +208,110 @@ type Cluster struct {
 	ConnectionsPerHost int
 	// MaxConnectionsPerHost bounds connections to one endpoint (0: 1024).
 	MaxConnectionsPerHost int
+	// RingHash sizes the ring of a RING_HASH cluster, and of the ring that a route's
+	// hash_policy uses on a cluster of another policy.
+	RingHash RingHashConfig
+	// MaglevTableSize is the lookup table size of a MAGLEV cluster: a prime (0: 65537).
+	MaglevTableSize uint64
+	// LeastRequestChoices is how many endpoints LEAST_REQUEST draws per request before
+	// taking the least loaded (0: 2).
+	LeastRequestChoices int
+	// Limits are the cluster's circuit breakers.
+	Limits Limits
+	// Outlier ejects endpoints that keep failing; nil disables outlier detection.
+	Outlier *OutlierDetection
+	// HealthCheck probes every endpoint actively; nil means every endpoint is healthy
+	// unless outlier detection ejects it.
+	HealthCheck *HealthCheck
+	// HealthyPanicThreshold is the percentage of usable endpoints (healthy and not ejected)
+	// below which the cluster ignores health and balances over all of them, as Envoy's
+	// panic mode. The conversion sets Envoy's default, 50; 0 disables panic mode.
+	HealthyPanicThreshold float64
+	// IdleTimeout closes an upstream connection that has had no request in flight for this
+	// long (0: never).
+	IdleTimeout time.Duration
+	// TCPKeepalive sets TCP keepalive on upstream connections; nil keeps the default
+	// (probes after 30s idle, every 30s).
+	TCPKeepalive *TCPKeepalive
+}
+
+// RingHashConfig sizes a consistent-hash ring; zero fields take the defaults.
+type RingHashConfig struct {
+	// MinimumRingSize is the least number of points on the ring (0: 1024).
+	MinimumRingSize uint64
+	// MaximumRingSize caps the ring (0: 8388608).
+	MaximumRingSize uint64
+}
+
+// Limits are a cluster's circuit-breaker thresholds: a request over a limit fails at once
+// with an over_limit error. 0 means no limit; a negative limit allows none (max_retries: 0
+// turns retries off).
+type Limits struct {
+	// MaxConnections bounds the connections to all the cluster's endpoints together.
+	MaxConnections int
+	// MaxPendingRequests bounds the requests waiting for a connection (one being dialled,
+	// or a free ping-pong connection).
+	MaxPendingRequests int
+	// MaxRequests bounds the requests in flight to the cluster.
+	MaxRequests int
+	// MaxRetries bounds the retries in flight to the cluster.
+	MaxRetries int
+}
+
+// OutlierDetection ejects an endpoint from balancing for a while when it keeps failing.
+// The fields are Envoy's; the conversion fills Envoy's defaults.
+type OutlierDetection struct {
+	// ConsecutiveErrors ejects an endpoint after this many failures in a row: error
+	// responses and local failures (connect failure, reset, timeout). Envoy's
+	// consecutive_5xx. 0 disables the check.
+	ConsecutiveErrors uint32
+	// ConsecutiveGatewayFailures ejects an endpoint after this many local failures in a
+	// row (connect failure, reset, timeout). Envoy's consecutive_gateway_failure. 0
+	// disables the check.
+	ConsecutiveGatewayFailures uint32
+	// EnforcingConsecutiveErrors, EnforcingConsecutiveGatewayFailures and
+	// EnforcingSuccessRate are the percentages of detections that do eject.
+	EnforcingConsecutiveErrors          uint32
+	EnforcingConsecutiveGatewayFailures uint32
+	EnforcingSuccessRate                uint32
+	// Interval is how often success rates are evaluated.
+	Interval time.Duration
+	// BaseEjectionTime is the first ejection's length; each further ejection of the same
+	// endpoint lasts one more BaseEjectionTime, up to MaxEjectionTime.
+	BaseEjectionTime time.Duration
+	MaxEjectionTime  time.Duration
+	// MaxEjectionPercent caps the share of the cluster's endpoints ejected at once (one
+	// endpoint may always be ejected).
+	MaxEjectionPercent uint32
+	// SuccessRateMinimumHosts, SuccessRateRequestVolume and SuccessRateStdevFactor set up
+	// success-rate ejection: once at least SuccessRateMinimumHosts endpoints have had
+	// SuccessRateRequestVolume requests in an interval, an endpoint whose success rate is
+	// below mean - (SuccessRateStdevFactor/1000) * stdev is ejected.
+	SuccessRateMinimumHosts  uint32
+	SuccessRateRequestVolume uint32
+	SuccessRateStdevFactor   uint32
+}
+
+// HealthCheck is an active health check of every endpoint of a cluster.
+type HealthCheck struct {
+	// Timeout bounds one check; Interval is the time between checks, plus a random
+	// IntervalJitter.
+	Timeout, Interval, IntervalJitter time.Duration
+	// UnhealthyThreshold failed checks in a row take a healthy endpoint out;
+	// HealthyThreshold passed checks in a row bring it back. An endpoint's first check
+	// decides its state at once.
+	UnhealthyThreshold, HealthyThreshold uint32
+	// HeartbeatCodec names the codec whose heartbeat the check sends, expecting the
+	// heartbeat's answer; "" checks that a TCP connection can be made.
+	HeartbeatCodec string
+}
+
+// TCPKeepalive configures TCP keepalive probes; zero fields keep the system's values.
+type TCPKeepalive struct {
+	// Probes is how many unanswered probes close the connection.
+	Probes int
+	// Time is the idle time before the first probe; Interval the time between probes.
+	Time, Interval time.Duration
 }
 
 // Endpoint is one upstream address.

@@ -121,10 +121,10 @@ func mapKey(path, key string) string {
 
 var plainKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
-// FromBootstrap converts the admin address and the static listeners and clusters of an
-// Envoy bootstrap. It does not look at any other field: the caller rejects what Breeze does
-// not support (proxy/bootstrap does, with an allow-list) and then calls Validate for the
-// checks that span resources. Error paths start at the bootstrap's root.
+// FromBootstrap converts the admin address, the static listeners and clusters, and the
+// dynamic_resources and node of an Envoy bootstrap. It does not look at any other field:
+// the caller rejects what Breeze does not support (proxy/bootstrap does, with an allow-list)
+// and then calls Validate for the checks that span resources. Error paths start at the bootstrap's root.
 func FromBootstrap(b *bootstrapv3.Bootstrap) (*Bootstrap, error) {
 	c := converter{}
 	out := &Bootstrap{}
@@ -148,6 +148,19 @@ func FromBootstrap(b *bootstrapv3.Bootstrap) (*Bootstrap, error) {
 			return nil, err
 		}
 		out.Clusters = append(out.Clusters, rc)
+	}
+	if b.GetDynamicResources() != nil || b.GetNode() != nil {
+		d, err := c.dynamic(b)
+		if err != nil {
+			return nil, err
+		}
+		out.Dynamic = d
+	}
+	for i, l := range out.Listeners {
+		if l.RouteConfigName != "" && out.Dynamic == nil {
+			return nil, c.errorf(join(index("static_resources.listeners", i), "filter_chains[0].filters[0].typed_config.rds"),
+				"routes over RDS need a control plane (dynamic_resources.ads_config); without one, give the routes inline in route_config")
+		}
 	}
 	return out, nil
 }
@@ -419,6 +432,9 @@ func (c converter) route(path string, r *mpv1.Route) (*Route, error) {
 		}
 		out.Mirrors = append(out.Mirrors, mirror)
 	}
+	if out.Retry, err = c.retryPolicy(join(ap, "retry_policy"), action.GetRetryPolicy()); err != nil {
+		return nil, err
+	}
 
 	if out.RequestMutation, err = c.mutation(join(path, "request_mutation"), r.GetRequestMutation()); err != nil {
 		return nil, err
@@ -583,15 +599,9 @@ func (c converter) cluster(path string, cl *clusterv3.Cluster) (*Cluster, error)
 		out.ConnectTimeout = d
 	}
 
-	switch p := cl.GetLbPolicy(); p {
-	case clusterv3.Cluster_ROUND_ROBIN:
-		out.LBPolicy = RoundRobin
-	case clusterv3.Cluster_RANDOM:
-		out.LBPolicy = Random
-	case clusterv3.Cluster_LEAST_REQUEST:
-		out.LBPolicy = LeastRequest
-	default:
-		return nil, c.errorf(join(path, "lb_policy"), "%s is not supported by Breeze (supported: ROUND_ROBIN, RANDOM, LEAST_REQUEST; consistent hashing is set per route with hash_policy)", p)
+	// Balancing and resilience: convert_upstream.go.
+	if err := c.upstreamPolicies(path, cl, out); err != nil {
+		return nil, err
 	}
 
 	if cl.GetTransportSocket() != nil {

@@ -305,7 +305,7 @@ func TestFromListenerErrors(t *testing.T) {
 		{name: "no codec", proxy: func(mp *mpv1.MetaProtocolProxy) { mp.Codec = nil },
 			want: typed + `.codec.name: required`},
 		{name: "unknown codec", proxy: func(mp *mpv1.MetaProtocolProxy) { mp.Codec.Name = "dubbo" },
-			want: typed + `.codec.name: unknown codec "dubbo" (registered: fake, other)`},
+			want: typed + `.codec.name: unknown codec "dubbo" (registered: beating, fake, other)`},
 		{name: "codec config", proxy: func(mp *mpv1.MetaProtocolProxy) { mp.Codec.Config = mustAny(t, &mpv1.Codec{}) },
 			want: typed + `.codec.config: codec settings are not supported by Breeze yet; remove them`},
 		{name: "codecs disagree", proxy: func(mp *mpv1.MetaProtocolProxy) { mp.Protocol = &mpv1.Protocol{Codec: "other"} },
@@ -487,6 +487,8 @@ func TestFromClusterStatic(t *testing.T) {
 		ConnectTimeout:        250 * time.Millisecond,
 		ConnectionsPerHost:    1,
 		MaxConnectionsPerHost: 16,
+		Limits:                Limits{MaxRetries: DefaultMaxRetries},
+		HealthyPanicThreshold: DefaultHealthyPanicThreshold,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -499,7 +501,8 @@ func TestFromClusterDefaultsAndEDS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &Cluster{Name: "svc", LBPolicy: Random, ConnectTimeout: 5 * time.Second, ConnectionsPerHost: 1, MaxConnectionsPerHost: 1024}
+	want := &Cluster{Name: "svc", LBPolicy: Random, ConnectTimeout: 5 * time.Second, ConnectionsPerHost: 1, MaxConnectionsPerHost: 1024,
+		Limits: Limits{MaxRetries: DefaultMaxRetries}, HealthyPanicThreshold: DefaultHealthyPanicThreshold}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
@@ -519,8 +522,8 @@ func TestFromClusterErrors(t *testing.T) {
 		{name: "custom type", cluster: func(c *clusterv3.Cluster) {
 			c.ClusterDiscoveryType = &clusterv3.Cluster_ClusterType{ClusterType: &clusterv3.Cluster_CustomClusterType{Name: "x"}}
 		}, want: `cluster_type: custom cluster types are not supported by Breeze`},
-		{name: "ring hash", cluster: func(c *clusterv3.Cluster) { c.LbPolicy = clusterv3.Cluster_RING_HASH },
-			want: `lb_policy: RING_HASH is not supported by Breeze (supported: ROUND_ROBIN, RANDOM, LEAST_REQUEST; consistent hashing is set per route with hash_policy)`},
+		{name: "cluster provided", cluster: func(c *clusterv3.Cluster) { c.LbPolicy = clusterv3.Cluster_CLUSTER_PROVIDED },
+			want: `lb_policy: CLUSTER_PROVIDED is not supported by Breeze (supported: ROUND_ROBIN, RANDOM, LEAST_REQUEST, RING_HASH, MAGLEV)`},
 		{name: "zero connect timeout", cluster: func(c *clusterv3.Cluster) { c.ConnectTimeout = durationpb.New(0) },
 			want: `connect_timeout: must be positive`},
 		{name: "tls", cluster: func(c *clusterv3.Cluster) { c.TransportSocket = &corev3.TransportSocket{Name: "tls"} },

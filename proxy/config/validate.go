@@ -51,7 +51,30 @@ func Validate(b *Bootstrap) error {
 		}
 		errs = append(errs, checkRouteClusters(l, clusters)...)
 	}
+	if b.Dynamic != nil {
+		errs = append(errs, checkADSCluster(b)...)
+	}
 	return errors.Join(errs...)
+}
+
+// checkADSCluster reports an ADS cluster that is not a static cluster with endpoints: the
+// proxy needs the control plane's address before it has any dynamic resource.
+func checkADSCluster(b *Bootstrap) []error {
+	name := b.Dynamic.ADSCluster
+	defined := map[string]bool{}
+	for _, c := range b.Clusters {
+		if c == nil {
+			continue
+		}
+		defined[c.Name] = true
+		if c.Name == name {
+			if len(c.Endpoints) == 0 {
+				return []error{fmt.Errorf("dynamic_resources.ads_config: cluster %q has no endpoints; give it the control plane's address in load_assignment", name)}
+			}
+			return nil
+		}
+	}
+	return []error{fmt.Errorf("dynamic_resources.ads_config: cluster %q is not defined in static_resources (defined clusters: %s)", name, definedClusters(defined))}
 }
 
 // checkRouteClusters reports each route destination of l that names no defined cluster.

@@ -15,7 +15,6 @@ package filter
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -99,6 +98,8 @@ type Info struct {
 	Route    string
 	Cluster  string
 	Upstream string // host:port of the endpoint used
+	// Downstream is the client's address (host:port).
+	Downstream string
 }
 
 // Result is how a stream ended.
@@ -115,28 +116,20 @@ type Factory func(config any) (Filter, error)
 
 var registry = struct {
 	sync.RWMutex
-	byName map[string]Factory
-}{byName: map[string]Factory{}}
+	byName map[string]ContextFactory
+}{byName: map[string]ContextFactory{}}
 
-// Register adds a filter factory under name. It panics on a duplicate name.
+// Register adds a filter factory under name. It panics on a duplicate name. A factory that
+// needs the listener's context (metrics registry, node identity, logger) registers with
+// RegisterWithContext instead.
 func Register(name string, f Factory) {
-	registry.Lock()
-	defer registry.Unlock()
-	if _, dup := registry.byName[name]; dup {
-		panic(fmt.Sprintf("filter: %q registered twice", name))
-	}
-	registry.byName[name] = f
+	RegisterWithContext(name, func(_ BuildContext, config any) (Filter, error) { return f(config) })
 }
 
-// Build returns the filter registered under name, built from config.
+// Build returns the filter registered under name, built from config with an empty
+// BuildContext (see BuildWithContext).
 func Build(name string, config any) (Filter, error) {
-	registry.RLock()
-	f, ok := registry.byName[name]
-	registry.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("unknown filter %q (registered: %v)", name, Names())
-	}
-	return f(config)
+	return BuildWithContext(BuildContext{}, name, config)
 }
 
 // Names lists registered filters, sorted.

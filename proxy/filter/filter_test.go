@@ -2,6 +2,7 @@ package filter_test
 
 import (
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/breeze-mesh/breeze/proxy/filter"
@@ -30,8 +31,28 @@ func TestChainRunsFiltersInOrderAndCanStop(t *testing.T) {
 	}
 }
 
+// registerOnce registers the test filters once per process, however often the tests run.
+var registerOnce sync.Once
+
+func registerTestFilters() {
+	registerOnce.Do(func() {
+		filter.Register("test-known", func(any) (filter.Filter, error) { return nil, nil })
+		filter.RegisterWithContext("test-context", func(ctx filter.BuildContext, config any) (filter.Filter, error) {
+			return contextFilter{ctx: ctx, config: config}, nil
+		})
+	})
+}
+
+// contextFilter records what its factory was given.
+type contextFilter struct {
+	ctx    filter.BuildContext
+	config any
+}
+
+func (contextFilter) OnRequest(s filter.Stream, next filter.Handler) { next.OnRequest(s) }
+
 func TestBuildUnknownFilterNamesTheRegisteredOnes(t *testing.T) {
-	filter.Register("test-known", func(any) (filter.Filter, error) { return nil, nil })
+	registerTestFilters()
 	_, err := filter.Build("test-unknown", nil)
 	if err == nil || !strings.Contains(err.Error(), "test-known") {
 		t.Fatalf("error %v should list registered filters", err)

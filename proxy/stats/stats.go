@@ -5,6 +5,7 @@ package stats
 import (
 	"github.com/breeze-mesh/breeze/protocol"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Metrics holds one proxy's metric families, on a registry of its own (several proxies in
@@ -21,11 +22,16 @@ type Metrics struct {
 	clusterRequests      *prometheus.CounterVec
 	clusterErrors        *prometheus.CounterVec
 	clusterConnections   *prometheus.GaugeVec
+	// upstream holds the resilience series of clusters (upstream.go).
+	upstream upstreamMetrics
 }
 
-// New creates the metric families on a fresh registry.
+// New creates the metric families on a fresh registry, with the Go runtime's and the
+// process's own (go_goroutines, go_memstats_*, process_resident_memory_bytes, ...), which
+// the benchmark harness and operators read.
 func New() *Metrics {
 	m := &Metrics{Registry: prometheus.NewRegistry()}
+	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.listenerRequests = m.counter("breeze_listener_requests_total", "Requests decoded on a listener (oneway included, heartbeats excluded).", "listener")
 	m.listenerDecodeErrors = m.counter("breeze_listener_decode_errors_total", "Downstream frames that could not be decoded (malformed, oversized, truncated).", "listener")
 	m.listenerLocalReplies = m.counter("breeze_listener_local_replies_total", "Requests the proxy answered itself, by error kind.", "listener", "kind")
@@ -35,6 +41,7 @@ func New() *Metrics {
 	m.listenerConnections = m.gauge("breeze_listener_downstream_connections", "Open downstream connections.", "listener")
 	m.listenerActive = m.gauge("breeze_listener_active_requests", "Requests in flight on a listener.", "listener")
 	m.clusterConnections = m.gauge("breeze_cluster_upstream_connections", "Open upstream connections.", "cluster")
+	m.upstream = newUpstreamMetrics(m)
 	return m
 }
 
@@ -94,6 +101,8 @@ type Cluster struct {
 	Requests    prometheus.Counter
 	Connections prometheus.Gauge
 	errors      []prometheus.Counter // by protocol.ErrorKind
+	// Resilience series (upstream.go).
+	upstreamSeries
 }
 
 // Cluster resolves the series of cluster name.
@@ -102,6 +111,7 @@ func (m *Metrics) Cluster(name string) *Cluster {
 		Requests:    m.clusterRequests.WithLabelValues(name),
 		Connections: m.clusterConnections.WithLabelValues(name),
 	}
+	c.upstreamSeries = m.upstream.resolve(name)
 	for _, k := range protocol.ErrorKinds() {
 		c.errors = append(c.errors, m.clusterErrors.WithLabelValues(name, k.String()))
 	}

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"errors"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,72 +18,125 @@ type PoolOptions struct {
 	ConnectTimeout     time.Duration
 	ConnectionsPerHost int
 	MaxConnections     int
+	IdleTimeout        time.Duration
+	Keepalive          config.TCPKeepalive // zero: probes after 30s idle, every 30s
 }
 
-// Host is one endpoint of a cluster, with its connection pools (one per codec).
-type Host struct {
-	Address string
-	Weight  uint32
-	Labels  map[string]string
-
-	cluster *Cluster
-	mu      sync.Mutex
-	pools   map[string]*pool
-	active  atomic.Int64 // two-way requests awaiting a response, for least-request balancing
-}
-
-// Send sends req to this host using codec reg, answering through req.Callbacks.
-func (h *Host) Send(reg protocol.Registration, req Request) {
-	h.pool(reg).send(&req)
-}
-
-func (h *Host) pool(reg protocol.Registration) *pool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	p := h.pools[reg.Name]
-	if p == nil {
-		p = newPool(h, reg, h.cluster.poolOptions, h.cluster.Stats)
-		h.pools[reg.Name] = p
-	}
-	return p
-}
-
-// InFlight is the number of requests awaiting a response from this host.
-func (h *Host) InFlight() int { return int(h.active.Load()) }
-
-func (h *Host) close(cause error) {
-	h.mu.Lock()
-	pools := h.pools
-	h.pools = map[string]*pool{}
-	h.mu.Unlock()
-	for _, p := range pools {
-		p.closeAll(cause)
-	}
-}
-
-// Cluster is a named set of hosts and how to balance over them.
+// Cluster is one version of a named set of hosts and how to balance over them. A
+// configuration update builds a new version; hosts that stay move to it with their
+// connections, health and outlier state.
 type Cluster struct {
-	Name        string
-	Hosts       []*Host
-	Stats       *stats.Cluster
-	Config      *config.Cluster
+	Name   string
+	Hosts  []*Host
+	Stats  *stats.Cluster
+	Config *config.Cluster
+
 	poolOptions PoolOptions
+	limits      *breaker
 	lb          balancer
+	// hashRing serves hashed requests on a cluster whose policy does not hash; built on
+	// the first one.
+	hashRing atomic.Pointer[ringHash]
+	// set is what the balancers pick from, recomputed when a host's health changes.
+	set        atomic.Pointer[hostSet]
+	mu         sync.Mutex       // serialises recomputing set
+	outlier    *outlierDetector // nil without outlier detection
+	retired    chan struct{}    // closed when a newer version replaces this one
+	retireOnce sync.Once
 }
 
-// Pick chooses a host for one request, or nil when the cluster has none.
-func (c *Cluster) Pick() *Host {
-	switch len(c.Hosts) {
+// hostSet is the hosts a cluster balances over at one moment.
+type hostSet struct {
+	// hosts are the usable hosts (healthy, not ejected), or all hosts in panic mode.
+	hosts []*Host
+	// panic is set when too few hosts are usable: health is ignored.
+	panic bool
+	// weights covers hosts; nil when their weights are all equal.
+	weights *weights
+}
+
+// usable reports whether a hash balancer may pick h.
+func (s *hostSet) usable(h *Host) bool { return s.panic || h.usable() }
+
+// PickContext is what a balancer may use to pick a host for one request.
+type PickContext struct {
+	// Hash is the request's consistent-hash key (see HashValue), used when Hashed is set.
+	Hash   uint64
+	Hashed bool
+	// Avoid is a host not to pick if another will do: the one a retried request failed on.
+	Avoid *Host
+}
+
+// Pick chooses a host for one request, or nil when the cluster has none to offer: no hosts,
+// or none usable with panic mode disabled.
+func (c *Cluster) Pick(ctx PickContext) *Host {
+	s := c.set.Load()
+	switch len(s.hosts) {
 	case 0:
 		return nil
 	case 1:
-		return c.Hosts[0]
+		return s.hosts[0]
 	}
-	return c.lb.pick(c.Hosts)
+	if ctx.Hashed && !c.lb.hashes() {
+		return c.fallbackRing().pick(s, ctx)
+	}
+	return c.lb.pick(s, ctx)
 }
 
+// fallbackRing returns the ring that hashed requests use on a cluster whose policy does not
+// hash, building it on first use: a route's hash_policy asks for consistent hashing
+// whatever the cluster's policy (the control plane sends a hash key with a ROUND_ROBIN
+// cluster, as Aeraki does with a DestinationRule's consistentHash).
+func (c *Cluster) fallbackRing() *ringHash {
+	if r := c.hashRing.Load(); r != nil {
+		return r
+	}
+	r := newRingHash(c.Hosts, c.Config.RingHash)
+	if c.hashRing.CompareAndSwap(nil, r) {
+		return r
+	}
+	return c.hashRing.Load()
+}
+
+// StartRetry takes a slot of the cluster's retry budget (its max_retries circuit breaker);
+// false means the budget is spent and the overflow was counted. EndRetry gives it back.
+func (c *Cluster) StartRetry() bool { return c.limits.acquire(resRetries) }
+
+// EndRetry ends a retry that StartRetry allowed.
+func (c *Cluster) EndRetry() { c.limits.release(resRetries) }
+
+// refresh recomputes the host set from the hosts' flags.
+func (c *Cluster) refresh() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	usable := make([]*Host, 0, len(c.Hosts))
+	ejected := 0
+	for _, h := range c.Hosts {
+		f := h.flags.Load()
+		if f == 0 {
+			usable = append(usable, h)
+		}
+		if f&flagEjected != 0 {
+			ejected++
+		}
+	}
+	s := &hostSet{hosts: usable}
+	threshold := c.Config.HealthyPanicThreshold
+	if len(c.Hosts) > 0 && threshold > 0 && float64(len(usable))*100 < threshold*float64(len(c.Hosts)) {
+		s.hosts, s.panic = c.Hosts, true
+	}
+	s.weights = newWeights(s.hosts)
+	c.set.Store(s)
+	c.Stats.Hosts.Set(float64(len(c.Hosts)))
+	c.Stats.HealthyHosts.Set(float64(len(usable)))
+	c.Stats.EjectedHosts.Set(float64(ejected))
+}
+
+// retire stops what runs for this version (outlier detection's ticker).
+func (c *Cluster) retire() { c.retireOnce.Do(func() { close(c.retired) }) }
+
 // Manager holds the clusters of a proxy. Lookups are lock-free; an update swaps the whole
-// set, keeping the connections of hosts that stay.
+// set, keeping the connections and state of hosts that stay.
 type Manager struct {
 	metrics  *stats.Metrics
 	clusters atomic.Pointer[map[string]*Cluster]
@@ -108,7 +162,8 @@ func (m *Manager) All() map[string]*Cluster {
 }
 
 // Update replaces the cluster set with cfgs. Hosts whose cluster and address remain keep
-// their connections; the connections of removed hosts are closed once idle.
+// their connections, health and outlier state; removed hosts drain: their connections
+// close once their requests have finished.
 func (m *Manager) Update(cfgs []*config.Cluster) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -116,65 +171,118 @@ func (m *Manager) Update(cfgs []*config.Cluster) {
 	next := make(map[string]*Cluster, len(cfgs))
 	kept := map[*Host]bool{}
 	for _, cc := range cfgs {
-		c := &Cluster{
-			Name:   cc.Name,
-			Stats:  m.metrics.Cluster(cc.Name),
-			Config: cc,
-			poolOptions: PoolOptions{
-				MaxFrameSize:       protocol.DefaultMaxFrameSize,
-				ConnectTimeout:     cc.ConnectTimeout,
-				ConnectionsPerHost: cc.ConnectionsPerHost,
-				MaxConnections:     cc.MaxConnectionsPerHost,
-			},
-		}
-		if c.poolOptions.ConnectTimeout <= 0 {
-			c.poolOptions.ConnectTimeout = 5 * time.Second
-		}
-		prev := map[string]*Host{}
-		if o := old[cc.Name]; o != nil && o.poolOptions == c.poolOptions {
-			for _, h := range o.Hosts {
-				prev[h.Address] = h
-			}
-		}
-		for _, ep := range cc.Endpoints {
-			h := prev[ep.Address]
-			if h == nil {
-				h = &Host{Address: ep.Address, pools: map[string]*pool{}}
-			} else {
-				kept[h] = true
-			}
-			h.cluster = c
-			h.Weight, h.Labels = ep.Weight, ep.Labels
-			c.Hosts = append(c.Hosts, h)
-		}
-		c.lb = newBalancer(cc.LBPolicy, c.Hosts)
+		c := m.build(cc, old[cc.Name], kept)
 		next[cc.Name] = c
 	}
 	m.clusters.Store(&next)
 	for _, c := range old {
+		c.retire()
 		for _, h := range c.Hosts {
 			if !kept[h] {
-				go drainHost(h)
+				h.drain()
 			}
 		}
 	}
 }
 
-// Close closes every connection, failing in-flight requests.
+// build makes the new version of a cluster, taking over the hosts of prev that stay.
+func (m *Manager) build(cc *config.Cluster, prev *Cluster, kept map[*Host]bool) *Cluster {
+	c := &Cluster{
+		Name:    cc.Name,
+		Stats:   m.metrics.Cluster(cc.Name),
+		Config:  cc,
+		retired: make(chan struct{}),
+		poolOptions: PoolOptions{
+			MaxFrameSize:       protocol.DefaultMaxFrameSize,
+			ConnectTimeout:     cc.ConnectTimeout,
+			ConnectionsPerHost: cc.ConnectionsPerHost,
+			MaxConnections:     cc.MaxConnectionsPerHost,
+			IdleTimeout:        cc.IdleTimeout,
+		},
+	}
+	if cc.TCPKeepalive != nil {
+		c.poolOptions.Keepalive = *cc.TCPKeepalive
+	}
+	if c.poolOptions.ConnectTimeout <= 0 {
+		c.poolOptions.ConnectTimeout = config.DefaultConnectTimeout
+	}
+	if prev != nil {
+		c.limits = prev.limits
+	} else {
+		c.limits = newBreaker(c.Stats)
+	}
+	c.limits.setLimits(cc.Limits)
+
+	reuse := map[string]*Host{}
+	if prev != nil && prev.poolOptions == c.poolOptions {
+		for _, h := range prev.Hosts {
+			reuse[h.Address] = h
+		}
+	}
+	for _, ep := range cc.Endpoints {
+		h := reuse[ep.Address]
+		if h == nil || kept[h] {
+			h = newHost(ep.Address, c.limits)
+		} else {
+			kept[h] = true
+		}
+		h.setEndpoint(ep)
+		c.Hosts = append(c.Hosts, h)
+	}
+	if prev != nil && sameBalancing(prev, c) {
+		c.lb = prev.lb // same hosts, same policy: a ring or table need not be rebuilt
+		if r := prev.hashRing.Load(); r != nil {
+			c.hashRing.Store(r)
+		}
+	} else {
+		c.lb = newBalancer(cc, c.Hosts)
+	}
+	if cc.Outlier != nil {
+		c.outlier = newOutlierDetector(c, *cc.Outlier)
+	}
+	// Hosts report to the new version from now on; the set is computed after, so a
+	// host whose health changes meanwhile is seen by one version or the other.
+	for _, h := range c.Hosts {
+		h.cluster.Store(c)
+		if cc.Outlier == nil {
+			h.outlier.forget(h)
+		}
+	}
+	c.refresh()
+	for _, h := range c.Hosts {
+		h.checkHealth(cc.HealthCheck)
+	}
+	if c.outlier != nil {
+		go c.outlier.run()
+	}
+	return c
+}
+
+// sameBalancing reports whether next balances exactly as prev: same policy settings and
+// the same hosts with the same weights, in the same order.
+func sameBalancing(prev, next *Cluster) bool {
+	p, n := prev.Config, next.Config
+	if p.LBPolicy != n.LBPolicy || p.RingHash != n.RingHash || p.MaglevTableSize != n.MaglevTableSize ||
+		p.LeastRequestChoices != n.LeastRequestChoices || len(prev.Hosts) != len(next.Hosts) {
+		return false
+	}
+	for i, h := range prev.Hosts {
+		if next.Hosts[i] != h || !reflect.DeepEqual(p.Endpoints[i], n.Endpoints[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Close closes every connection, failing in-flight requests, and stops health checks and
+// outlier detection.
 func (m *Manager) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for _, c := range m.All() {
+		c.retire()
 		for _, h := range c.Hosts {
 			h.close(errors.New("proxy shutting down"))
 		}
 	}
-}
-
-// drainHost closes a removed host's connections once their requests have finished, or after
-// a bound: a host that never answers must not keep connections forever.
-func drainHost(h *Host) {
-	deadline := time.Now().Add(time.Minute)
-	for h.InFlight() > 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	h.close(errors.New("host removed from cluster"))
 }

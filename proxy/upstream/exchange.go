@@ -16,6 +16,53 @@ type Callbacks interface {
 	OnFailure(err *protocol.LocalError)
 }
 
+// AttemptCallbacks is implemented by callbacks that want to know why a request failed, to
+// decide whether to try again (a router with a retry policy). OnAttemptFailure is then
+// called instead of OnFailure.
+type AttemptCallbacks interface {
+	Callbacks
+	OnAttemptFailure(err *protocol.LocalError, cause FailureCause)
+}
+
+// FailureCause says why an upstream request failed, in the terms retry policies use.
+type FailureCause uint8
+
+// Failure causes.
+const (
+	// FailureInternal: the proxy could not send the request (its frame could not be
+	// prepared); sending it again would fail the same way.
+	FailureInternal FailureCause = iota
+	// FailureOverflow: a circuit breaker refused the request; it was not sent.
+	FailureOverflow
+	// FailureConnect: no connection to the endpoint could be made; the request was not sent.
+	FailureConnect
+	// FailureReset: the connection failed or closed while the request was in flight; the
+	// endpoint may or may not have processed it.
+	FailureReset
+	// FailureTimeout: no response within the request's timeout.
+	FailureTimeout
+	// FailureBadResponse: the response could not be decoded.
+	FailureBadResponse
+)
+
+var failureCauseNames = [...]string{"internal", "overflow", "connect_failure", "reset", "timeout", "bad_response"}
+
+func (c FailureCause) String() string {
+	if int(c) < len(failureCauseNames) {
+		return failureCauseNames[c]
+	}
+	return "FailureCause(?)"
+}
+
+// fail reports a failure to cb, with its cause when cb wants it.
+func fail(cb Callbacks, err *protocol.LocalError, cause FailureCause) {
+	if ac, ok := cb.(AttemptCallbacks); ok {
+		ac.OnAttemptFailure(err, cause)
+		return
+	}
+	cb.OnFailure(err)
+}
+
 // Request is one frame to send and where its outcome goes.
 type Request struct {
 	// Frame is the encoded request. With a multiplexed pool its id field is rewritten in

@@ -271,21 +271,28 @@ func startProxy(t *testing.T, templateName string, ports bootstrapPorts) *proxyP
 	if err := tmpl.Execute(&config, ports); err != nil {
 		t.Fatal(err)
 	}
+	return startProxyConfig(t, config.Bytes(), loopback(ports.Proxy), loopback(ports.Admin))
+}
+
+// startProxyConfig starts `breeze proxy` on the bootstrap config, whose admin server is at
+// admin and whose listener of interest is at addr, and waits until /ready answers 200.
+func startProxyConfig(t *testing.T, config []byte, addr, admin string) *proxyProcess {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "bootstrap.yaml")
-	if err := os.WriteFile(path, config.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(path, config, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(binaries.breeze, "proxy", "-c", path, "--log-level", "info")
 	p := &proxyProcess{
 		child: startChild(t, "breeze proxy", cmd, ""),
-		addr:  loopback(ports.Proxy),
-		admin: loopback(ports.Admin),
+		addr:  addr,
+		admin: admin,
 		http:  &http.Client{Timeout: 5 * time.Second},
 	}
 	waitFor(t, "proxy /ready", func() error {
 		select {
 		case <-p.exited:
-			t.Fatalf("breeze proxy exited during start: %v\n%s\nconfig:\n%s", p.waitErr, p.output, config.String())
+			t.Fatalf("breeze proxy exited during start: %v\n%s\nconfig:\n%s", p.waitErr, p.output, config)
 		default:
 		}
 		resp, err := p.http.Get("http://" + p.admin + "/ready")

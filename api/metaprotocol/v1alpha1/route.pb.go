@@ -18,6 +18,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	wrapperspb "google.golang.org/protobuf/types/known/wrapperspb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -80,7 +81,7 @@ func (x FractionalPercent_DenominatorType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use FractionalPercent_DenominatorType.Descriptor instead.
 func (FractionalPercent_DenominatorType) EnumDescriptor() ([]byte, []int) {
-	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{9, 0}
+	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{10, 0}
 }
 
 // RouteConfiguration is an ordered route table: each request goes to the first route that
@@ -471,6 +472,9 @@ type RouteAction struct {
 	// Copies of the matching requests to send to other clusters. Their responses are
 	// discarded and their failures do not affect the request.
 	RequestMirrorPolicies []*RequestMirrorPolicy `protobuf:"bytes,4,rep,name=request_mirror_policies,json=requestMirrorPolicies,proto3" json:"request_mirror_policies,omitempty"`
+	// When and how often a failed request is sent again. When unset, failures go back to the
+	// client as they are. (Breeze addition, with the field names of Envoy's RetryPolicy.)
+	RetryPolicy *RetryPolicy `protobuf:"bytes,5,opt,name=retry_policy,json=retryPolicy,proto3" json:"retry_policy,omitempty"`
 	// How long the proxy waits for the upstream's response before it answers the client with
 	// a timeout error. When unset or zero, the proxy waits as long as the connection lives.
 	// (Breeze addition.)
@@ -548,6 +552,13 @@ func (x *RouteAction) GetRequestMirrorPolicies() []*RequestMirrorPolicy {
 	return nil
 }
 
+func (x *RouteAction) GetRetryPolicy() *RetryPolicy {
+	if x != nil {
+		return x.RetryPolicy
+	}
+	return nil
+}
+
 func (x *RouteAction) GetTimeout() *durationpb.Duration {
 	if x != nil {
 		return x.Timeout
@@ -573,6 +584,80 @@ func (*RouteAction_Cluster) isRouteAction_ClusterSpecifier() {}
 
 func (*RouteAction_WeightedClusters) isRouteAction_ClusterSpecifier() {}
 
+// RetryPolicy says which failures of a request are retried, and how often. A retry goes to
+// another endpoint of the cluster when there is one, counts against the cluster's
+// max_retries circuit breaker, and carries the request unchanged. Oneway requests are never
+// retried: nothing tells the proxy that they failed.
+type RetryPolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The failures that are retried, comma-separated:
+	//
+	//	connect-failure  no connection to the endpoint could be made (the request was not sent);
+	//	reset            the connection failed or closed while the request was in flight (the
+	//	                 endpoint may have processed it: retry only requests safe to repeat);
+	//	timeout          no response within per_try_timeout.
+	RetryOn string `protobuf:"bytes,1,opt,name=retry_on,json=retryOn,proto3" json:"retry_on,omitempty"`
+	// How many times a request may be retried. Default: 1.
+	NumRetries *wrapperspb.UInt32Value `protobuf:"bytes,2,opt,name=num_retries,json=numRetries,proto3" json:"num_retries,omitempty"`
+	// Bounds each attempt. An attempt that times out is retried when retry_on has timeout.
+	// The route's timeout still bounds the request as a whole, retries included. Default: the
+	// route's timeout.
+	PerTryTimeout *durationpb.Duration `protobuf:"bytes,3,opt,name=per_try_timeout,json=perTryTimeout,proto3" json:"per_try_timeout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryPolicy) Reset() {
+	*x = RetryPolicy{}
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryPolicy) ProtoMessage() {}
+
+func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryPolicy.ProtoReflect.Descriptor instead.
+func (*RetryPolicy) Descriptor() ([]byte, []int) {
+	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RetryPolicy) GetRetryOn() string {
+	if x != nil {
+		return x.RetryOn
+	}
+	return ""
+}
+
+func (x *RetryPolicy) GetNumRetries() *wrapperspb.UInt32Value {
+	if x != nil {
+		return x.NumRetries
+	}
+	return nil
+}
+
+func (x *RetryPolicy) GetPerTryTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.PerTryTimeout
+	}
+	return nil
+}
+
 // WeightedCluster splits a route's requests between clusters, in proportion to their
 // weights. It has the field names of Envoy's WeightedCluster; only clusters is supported.
 type WeightedCluster struct {
@@ -585,7 +670,7 @@ type WeightedCluster struct {
 
 func (x *WeightedCluster) Reset() {
 	*x = WeightedCluster{}
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[5]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -597,7 +682,7 @@ func (x *WeightedCluster) String() string {
 func (*WeightedCluster) ProtoMessage() {}
 
 func (x *WeightedCluster) ProtoReflect() protoreflect.Message {
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[5]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -610,7 +695,7 @@ func (x *WeightedCluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WeightedCluster.ProtoReflect.Descriptor instead.
 func (*WeightedCluster) Descriptor() ([]byte, []int) {
-	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{5}
+	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *WeightedCluster) GetClusters() []*ClusterWeight {
@@ -634,7 +719,7 @@ type ClusterWeight struct {
 
 func (x *ClusterWeight) Reset() {
 	*x = ClusterWeight{}
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[6]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -646,7 +731,7 @@ func (x *ClusterWeight) String() string {
 func (*ClusterWeight) ProtoMessage() {}
 
 func (x *ClusterWeight) ProtoReflect() protoreflect.Message {
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[6]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -659,7 +744,7 @@ func (x *ClusterWeight) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterWeight.ProtoReflect.Descriptor instead.
 func (*ClusterWeight) Descriptor() ([]byte, []int) {
-	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{6}
+	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ClusterWeight) GetName() string {
@@ -693,7 +778,7 @@ type RequestMirrorPolicy struct {
 
 func (x *RequestMirrorPolicy) Reset() {
 	*x = RequestMirrorPolicy{}
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[7]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -705,7 +790,7 @@ func (x *RequestMirrorPolicy) String() string {
 func (*RequestMirrorPolicy) ProtoMessage() {}
 
 func (x *RequestMirrorPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[7]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -718,7 +803,7 @@ func (x *RequestMirrorPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestMirrorPolicy.ProtoReflect.Descriptor instead.
 func (*RequestMirrorPolicy) Descriptor() ([]byte, []int) {
-	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{7}
+	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RequestMirrorPolicy) GetCluster() string {
@@ -757,7 +842,7 @@ type RuntimeFractionalPercent struct {
 
 func (x *RuntimeFractionalPercent) Reset() {
 	*x = RuntimeFractionalPercent{}
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[8]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -769,7 +854,7 @@ func (x *RuntimeFractionalPercent) String() string {
 func (*RuntimeFractionalPercent) ProtoMessage() {}
 
 func (x *RuntimeFractionalPercent) ProtoReflect() protoreflect.Message {
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[8]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -782,7 +867,7 @@ func (x *RuntimeFractionalPercent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeFractionalPercent.ProtoReflect.Descriptor instead.
 func (*RuntimeFractionalPercent) Descriptor() ([]byte, []int) {
-	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{8}
+	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RuntimeFractionalPercent) GetDefaultValue() *FractionalPercent {
@@ -813,7 +898,7 @@ type FractionalPercent struct {
 
 func (x *FractionalPercent) Reset() {
 	*x = FractionalPercent{}
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[9]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +910,7 @@ func (x *FractionalPercent) String() string {
 func (*FractionalPercent) ProtoMessage() {}
 
 func (x *FractionalPercent) ProtoReflect() protoreflect.Message {
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[9]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +923,7 @@ func (x *FractionalPercent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FractionalPercent.ProtoReflect.Descriptor instead.
 func (*FractionalPercent) Descriptor() ([]byte, []int) {
-	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{9}
+	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *FractionalPercent) GetNumerator() uint32 {
@@ -868,7 +953,7 @@ type KeyValue struct {
 
 func (x *KeyValue) Reset() {
 	*x = KeyValue{}
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[10]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -880,7 +965,7 @@ func (x *KeyValue) String() string {
 func (*KeyValue) ProtoMessage() {}
 
 func (x *KeyValue) ProtoReflect() protoreflect.Message {
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[10]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -893,7 +978,7 @@ func (x *KeyValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyValue.ProtoReflect.Descriptor instead.
 func (*KeyValue) Descriptor() ([]byte, []int) {
-	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{10}
+	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *KeyValue) GetKey() string {
@@ -914,7 +999,7 @@ var File_api_metaprotocol_v1alpha1_route_proto protoreflect.FileDescriptor
 
 const file_api_metaprotocol_v1alpha1_route_proto_rawDesc = "" +
 	"\n" +
-	"%api/metaprotocol/v1alpha1/route.proto\x12\x1cbreeze.metaprotocol.v1alpha1\x1a\x1egoogle/protobuf/duration.proto\"e\n" +
+	"%api/metaprotocol/v1alpha1/route.proto\x12\x1cbreeze.metaprotocol.v1alpha1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1egoogle/protobuf/wrappers.proto\"e\n" +
 	"\x12RouteConfiguration\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12;\n" +
 	"\x06routes\x18\x02 \x03(\v2#.breeze.metaprotocol.v1alpha1.RouteR\x06routes\"\xc4\x02\n" +
@@ -937,15 +1022,21 @@ const file_api_metaprotocol_v1alpha1_route_proto_rawDesc = "" +
 	"safe_regex\x18\x06 \x01(\tH\x00R\tsafeRegex\x12\x1a\n" +
 	"\apresent\x18\a \x01(\bH\x00R\apresent\x12!\n" +
 	"\finvert_match\x18\b \x01(\bR\vinvertMatchB\x11\n" +
-	"\x0fmatch_specifier\"\xdd\x02\n" +
+	"\x0fmatch_specifier\"\xab\x03\n" +
 	"\vRouteAction\x12\x1a\n" +
 	"\acluster\x18\x01 \x01(\tH\x00R\acluster\x12\\\n" +
 	"\x11weighted_clusters\x18\x02 \x01(\v2-.breeze.metaprotocol.v1alpha1.WeightedClusterH\x00R\x10weightedClusters\x12\x1f\n" +
 	"\vhash_policy\x18\x03 \x03(\tR\n" +
 	"hashPolicy\x12i\n" +
-	"\x17request_mirror_policies\x18\x04 \x03(\v21.breeze.metaprotocol.v1alpha1.RequestMirrorPolicyR\x15requestMirrorPolicies\x123\n" +
+	"\x17request_mirror_policies\x18\x04 \x03(\v21.breeze.metaprotocol.v1alpha1.RequestMirrorPolicyR\x15requestMirrorPolicies\x12L\n" +
+	"\fretry_policy\x18\x05 \x01(\v2).breeze.metaprotocol.v1alpha1.RetryPolicyR\vretryPolicy\x123\n" +
 	"\atimeout\x18\x14 \x01(\v2\x19.google.protobuf.DurationR\atimeoutB\x13\n" +
-	"\x11cluster_specifier\"Z\n" +
+	"\x11cluster_specifier\"\xaa\x01\n" +
+	"\vRetryPolicy\x12\x19\n" +
+	"\bretry_on\x18\x01 \x01(\tR\aretryOn\x12=\n" +
+	"\vnum_retries\x18\x02 \x01(\v2\x1c.google.protobuf.UInt32ValueR\n" +
+	"numRetries\x12A\n" +
+	"\x0fper_try_timeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\rperTryTimeout\"Z\n" +
 	"\x0fWeightedCluster\x12G\n" +
 	"\bclusters\x18\x01 \x03(\v2+.breeze.metaprotocol.v1alpha1.ClusterWeightR\bclusters\";\n" +
 	"\rClusterWeight\x12\x12\n" +
@@ -985,7 +1076,7 @@ func file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP() []byte {
 }
 
 var file_api_metaprotocol_v1alpha1_route_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_api_metaprotocol_v1alpha1_route_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_api_metaprotocol_v1alpha1_route_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_api_metaprotocol_v1alpha1_route_proto_goTypes = []any{
 	(FractionalPercent_DenominatorType)(0), // 0: breeze.metaprotocol.v1alpha1.FractionalPercent.DenominatorType
 	(*RouteConfiguration)(nil),             // 1: breeze.metaprotocol.v1alpha1.RouteConfiguration
@@ -993,33 +1084,38 @@ var file_api_metaprotocol_v1alpha1_route_proto_goTypes = []any{
 	(*RouteMatch)(nil),                     // 3: breeze.metaprotocol.v1alpha1.RouteMatch
 	(*MetadataMatcher)(nil),                // 4: breeze.metaprotocol.v1alpha1.MetadataMatcher
 	(*RouteAction)(nil),                    // 5: breeze.metaprotocol.v1alpha1.RouteAction
-	(*WeightedCluster)(nil),                // 6: breeze.metaprotocol.v1alpha1.WeightedCluster
-	(*ClusterWeight)(nil),                  // 7: breeze.metaprotocol.v1alpha1.ClusterWeight
-	(*RequestMirrorPolicy)(nil),            // 8: breeze.metaprotocol.v1alpha1.RequestMirrorPolicy
-	(*RuntimeFractionalPercent)(nil),       // 9: breeze.metaprotocol.v1alpha1.RuntimeFractionalPercent
-	(*FractionalPercent)(nil),              // 10: breeze.metaprotocol.v1alpha1.FractionalPercent
-	(*KeyValue)(nil),                       // 11: breeze.metaprotocol.v1alpha1.KeyValue
-	(*durationpb.Duration)(nil),            // 12: google.protobuf.Duration
+	(*RetryPolicy)(nil),                    // 6: breeze.metaprotocol.v1alpha1.RetryPolicy
+	(*WeightedCluster)(nil),                // 7: breeze.metaprotocol.v1alpha1.WeightedCluster
+	(*ClusterWeight)(nil),                  // 8: breeze.metaprotocol.v1alpha1.ClusterWeight
+	(*RequestMirrorPolicy)(nil),            // 9: breeze.metaprotocol.v1alpha1.RequestMirrorPolicy
+	(*RuntimeFractionalPercent)(nil),       // 10: breeze.metaprotocol.v1alpha1.RuntimeFractionalPercent
+	(*FractionalPercent)(nil),              // 11: breeze.metaprotocol.v1alpha1.FractionalPercent
+	(*KeyValue)(nil),                       // 12: breeze.metaprotocol.v1alpha1.KeyValue
+	(*durationpb.Duration)(nil),            // 13: google.protobuf.Duration
+	(*wrapperspb.UInt32Value)(nil),         // 14: google.protobuf.UInt32Value
 }
 var file_api_metaprotocol_v1alpha1_route_proto_depIdxs = []int32{
 	2,  // 0: breeze.metaprotocol.v1alpha1.RouteConfiguration.routes:type_name -> breeze.metaprotocol.v1alpha1.Route
 	3,  // 1: breeze.metaprotocol.v1alpha1.Route.match:type_name -> breeze.metaprotocol.v1alpha1.RouteMatch
 	5,  // 2: breeze.metaprotocol.v1alpha1.Route.route:type_name -> breeze.metaprotocol.v1alpha1.RouteAction
-	11, // 3: breeze.metaprotocol.v1alpha1.Route.request_mutation:type_name -> breeze.metaprotocol.v1alpha1.KeyValue
-	11, // 4: breeze.metaprotocol.v1alpha1.Route.response_mutation:type_name -> breeze.metaprotocol.v1alpha1.KeyValue
+	12, // 3: breeze.metaprotocol.v1alpha1.Route.request_mutation:type_name -> breeze.metaprotocol.v1alpha1.KeyValue
+	12, // 4: breeze.metaprotocol.v1alpha1.Route.response_mutation:type_name -> breeze.metaprotocol.v1alpha1.KeyValue
 	4,  // 5: breeze.metaprotocol.v1alpha1.RouteMatch.metadata:type_name -> breeze.metaprotocol.v1alpha1.MetadataMatcher
-	6,  // 6: breeze.metaprotocol.v1alpha1.RouteAction.weighted_clusters:type_name -> breeze.metaprotocol.v1alpha1.WeightedCluster
-	8,  // 7: breeze.metaprotocol.v1alpha1.RouteAction.request_mirror_policies:type_name -> breeze.metaprotocol.v1alpha1.RequestMirrorPolicy
-	12, // 8: breeze.metaprotocol.v1alpha1.RouteAction.timeout:type_name -> google.protobuf.Duration
-	7,  // 9: breeze.metaprotocol.v1alpha1.WeightedCluster.clusters:type_name -> breeze.metaprotocol.v1alpha1.ClusterWeight
-	9,  // 10: breeze.metaprotocol.v1alpha1.RequestMirrorPolicy.runtime_fraction:type_name -> breeze.metaprotocol.v1alpha1.RuntimeFractionalPercent
-	10, // 11: breeze.metaprotocol.v1alpha1.RuntimeFractionalPercent.default_value:type_name -> breeze.metaprotocol.v1alpha1.FractionalPercent
-	0,  // 12: breeze.metaprotocol.v1alpha1.FractionalPercent.denominator:type_name -> breeze.metaprotocol.v1alpha1.FractionalPercent.DenominatorType
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	7,  // 6: breeze.metaprotocol.v1alpha1.RouteAction.weighted_clusters:type_name -> breeze.metaprotocol.v1alpha1.WeightedCluster
+	9,  // 7: breeze.metaprotocol.v1alpha1.RouteAction.request_mirror_policies:type_name -> breeze.metaprotocol.v1alpha1.RequestMirrorPolicy
+	6,  // 8: breeze.metaprotocol.v1alpha1.RouteAction.retry_policy:type_name -> breeze.metaprotocol.v1alpha1.RetryPolicy
+	13, // 9: breeze.metaprotocol.v1alpha1.RouteAction.timeout:type_name -> google.protobuf.Duration
+	14, // 10: breeze.metaprotocol.v1alpha1.RetryPolicy.num_retries:type_name -> google.protobuf.UInt32Value
+	13, // 11: breeze.metaprotocol.v1alpha1.RetryPolicy.per_try_timeout:type_name -> google.protobuf.Duration
+	8,  // 12: breeze.metaprotocol.v1alpha1.WeightedCluster.clusters:type_name -> breeze.metaprotocol.v1alpha1.ClusterWeight
+	10, // 13: breeze.metaprotocol.v1alpha1.RequestMirrorPolicy.runtime_fraction:type_name -> breeze.metaprotocol.v1alpha1.RuntimeFractionalPercent
+	11, // 14: breeze.metaprotocol.v1alpha1.RuntimeFractionalPercent.default_value:type_name -> breeze.metaprotocol.v1alpha1.FractionalPercent
+	0,  // 15: breeze.metaprotocol.v1alpha1.FractionalPercent.denominator:type_name -> breeze.metaprotocol.v1alpha1.FractionalPercent.DenominatorType
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_api_metaprotocol_v1alpha1_route_proto_init() }
@@ -1039,14 +1135,14 @@ func file_api_metaprotocol_v1alpha1_route_proto_init() {
 		(*RouteAction_Cluster)(nil),
 		(*RouteAction_WeightedClusters)(nil),
 	}
-	file_api_metaprotocol_v1alpha1_route_proto_msgTypes[7].OneofWrappers = []any{}
+	file_api_metaprotocol_v1alpha1_route_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_metaprotocol_v1alpha1_route_proto_rawDesc), len(file_api_metaprotocol_v1alpha1_route_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

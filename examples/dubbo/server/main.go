@@ -49,10 +49,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("greeter %s ready on %s\n", *name, srv.Addr())
-
+	// Catch signals before saying "ready": a parent that stops us right after reading the
+	// line must get a clean stop, not the default kill.
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	fmt.Printf("greeter %s ready on %s\n", *name, srv.Addr())
+
 	sig := <-signals
 	fmt.Printf("greeter %s stopping (%s)\n", *name, sig)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -49,9 +49,13 @@ func (r *Router) OnRequest(s filter.Stream) {
 		s.LocalReply(protocol.NewLocalError(protocol.ClusterNotFound, "route %q names unknown cluster %q", rt.Name, clusterName))
 		return
 	}
-	host := cluster.Pick()
+	pick := upstream.PickContext{}
+	if len(rt.HashPolicy) > 0 {
+		pick.Hash, pick.Hashed = hashKey(rt.HashPolicy, &req.Metadata)
+	}
+	host := cluster.Pick(pick)
 	if host == nil {
-		s.LocalReply(protocol.NewLocalError(protocol.NoHealthyUpstream, "cluster %q has no endpoints", clusterName))
+		s.LocalReply(protocol.NewLocalError(protocol.NoHealthyUpstream, "cluster %q has no healthy endpoints", clusterName))
 		return
 	}
 	info.Upstream = host.Address
@@ -75,6 +79,10 @@ func (r *Router) OnRequest(s filter.Stream) {
 	if !ok {
 		cb = callbacks{s}
 	}
+	if rt.Retry != nil && !oneway {
+		r.sendWithRetries(s, rt, clusterName, host, pick, frame, cb) // retry.go
+		return
+	}
 	host.Send(r.codec, upstream.Request{
 		Frame:     frame,
 		ID:        req.RequestID,
@@ -85,6 +93,18 @@ func (r *Router) OnRequest(s filter.Stream) {
 	if oneway {
 		s.Finish()
 	}
+}
+
+// hashKey computes a request's consistent-hash key from the values of the route's
+// hash_policy keys; ok is false when the request has none of them (the cluster then
+// balances the request as if the route had no hash policy).
+func hashKey(keys []string, md *protocol.Metadata) (key uint64, ok bool) {
+	for _, k := range keys {
+		if v, present := md.Get(k); present {
+			key, ok = upstream.HashValue(key, v), true
+		}
+	}
+	return key, ok
 }
 
 // callbacks adapts a stream to upstream.Callbacks, for streams that do not implement it.

@@ -28,6 +28,9 @@ type FrameReader struct {
 
 	buf        []byte // current chunk; buf[start:end] is read but not yet decoded
 	start, end int
+	// frameSize is the size of the frame at buf[start:] when the codec said it
+	// (protocol.NeedMoreError), else 0.
+	frameSize int
 }
 
 // NewFrameReader returns a reader decoding frames of at most maxFrame bytes from r.
@@ -49,9 +52,16 @@ func (fr *FrameReader) Next(msg *protocol.Message) error {
 					return fmt.Errorf("%w: codec consumed %d of %d bytes", protocol.ErrMalformed, n, fr.end-fr.start)
 				}
 				fr.start += n
+				fr.frameSize = 0
 				return nil
 			case !errors.Is(err, protocol.ErrNeedMore):
 				return err
+			}
+			// A type assertion, not errors.As: this runs on every partial frame and must
+			// not allocate.
+			fr.frameSize = 0
+			if sized, ok := err.(protocol.NeedMoreError); ok && sized.FrameSize > fr.end-fr.start && sized.FrameSize <= fr.max+64<<10 {
+				fr.frameSize = sized.FrameSize
 			}
 			if fr.end-fr.start > fr.max+64<<10 {
 				// A codec that keeps asking for more past the frame limit would grow
@@ -69,21 +79,19 @@ func (fr *FrameReader) Next(msg *protocol.Message) error {
 func (fr *FrameReader) Buffered() bool { return fr.end > fr.start }
 
 // fill reads more bytes, first making room: a fresh chunk when the current one is full (the
-// decoded part stays with the messages that alias it), twice the pending size when one frame
-// is larger than a chunk.
+// decoded part stays with the messages that alias it); for a frame whose size the codec
+// said, a buffer that holds it exactly as soon as what is left of the chunk cannot; for one
+// larger than a chunk whose size is unknown, twice the pending size.
 func (fr *FrameReader) fill() error {
 	pending := fr.end - fr.start
 	if pending == 0 && fr.buf != nil && len(fr.buf)-fr.end < 512 {
 		fr.buf, fr.start, fr.end = nil, 0, 0
 	}
-	if fr.buf == nil || fr.end == len(fr.buf) {
-		size := chunkSize
-		if pending*2 > size {
-			size = pending * 2
-		}
-		next := make([]byte, size)
-		copy(next, fr.buf[fr.start:fr.end])
-		fr.buf, fr.start, fr.end = next, 0, pending
+	switch {
+	case fr.frameSize > 0 && fr.start+fr.frameSize > len(fr.buf):
+		fr.move(max(fr.frameSize, chunkSize))
+	case fr.buf == nil || fr.end == len(fr.buf):
+		fr.move(max(chunkSize, pending*2))
 	}
 	n, err := fr.r.Read(fr.buf[fr.end:])
 	fr.end += n
@@ -97,4 +105,11 @@ func (fr *FrameReader) fill() error {
 		err = io.ErrNoProgress
 	}
 	return err
+}
+
+// move continues in a fresh buffer of size bytes, taking the undecoded bytes along.
+func (fr *FrameReader) move(size int) {
+	next := make([]byte, size)
+	pending := copy(next, fr.buf[fr.start:fr.end])
+	fr.buf, fr.start, fr.end = next, 0, pending
 }

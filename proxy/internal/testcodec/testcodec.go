@@ -27,7 +27,7 @@ func init() {
 	protocol.Register(protocol.Registration{Name: PingPongName, New: func(o protocol.Options) protocol.Codec { return pingPong{&Codec{max: o.MaxFrameSize}} }})
 }
 
-// Codec implements protocol.Codec, IDRewriter and HeartbeatResponder.
+// Codec implements protocol.Codec, IDRewriter, HeartbeatResponder and HeartbeatRequester.
 type Codec struct{ max int }
 
 const headerLen = 4 + 1 + 8
@@ -152,6 +152,9 @@ func (c *Codec) HeartbeatReply(req *protocol.Message) ([]byte, error) {
 	}
 	return Frame('h', req.RequestID, nil, ""), nil
 }
+
+// HeartbeatRequest implements protocol.HeartbeatRequester.
+func (c *Codec) HeartbeatRequest(id uint64) []byte { return Frame('H', id, nil, "") }
 
 // pingPong hides the IDRewriter so the proxy uses ping-pong pooling.
 type pingPong struct{ c *Codec }

@@ -1,0 +1,9 @@
+package main
+
+// The filters compiled into the binary, beyond the router every listener has. A new
+// built-in filter is one blank import here; a listener names it in meta_protocol_filters.
+import (
+	_ "github.com/breeze-mesh/breeze/proxy/filters/accesslog"
+	_ "github.com/breeze-mesh/breeze/proxy/filters/istiostats"
+	_ "github.com/breeze-mesh/breeze/proxy/filters/tracing"
+)
