@@ -12,23 +12,25 @@ import (
 )
 
 // contractFields are the fields docs/xds.md says the control plane sets, per message. The
-// proxy's conversion ignores some fields it cannot run yet (hash_policy,
-// request_mirror_policies); this list makes sure they are not sent until the proxy runs
-// them. Messages of google.protobuf are leaves.
+// proxy's conversion ignores some fields it cannot run yet (request_mirror_policies);
+// this list makes sure they are not sent until the proxy runs them. Messages of google.protobuf are leaves.
 var contractFields = map[protoreflect.FullName][]protoreflect.Name{
-	"envoy.config.listener.v3.Listener":                {"name", "address", "filter_chains"},
-	"envoy.config.listener.v3.FilterChain":             {"filters"},
-	"envoy.config.listener.v3.Filter":                  {"name", "typed_config"},
-	"envoy.config.core.v3.Address":                     {"socket_address"},
-	"envoy.config.core.v3.SocketAddress":               {"address", "port_value"},
-	"envoy.config.cluster.v3.Cluster":                  {"name", "type", "eds_cluster_config", "connect_timeout", "lb_policy"},
-	"envoy.config.cluster.v3.Cluster.EdsClusterConfig": {"eds_config"},
-	"envoy.config.core.v3.ConfigSource":                {"ads", "resource_api_version"},
-	"envoy.config.core.v3.AggregatedConfigSource":      {},
-	"envoy.config.endpoint.v3.ClusterLoadAssignment":   {"cluster_name", "endpoints"},
-	"envoy.config.endpoint.v3.LocalityLbEndpoints":     {"lb_endpoints"},
-	"envoy.config.endpoint.v3.LbEndpoint":              {"endpoint", "load_balancing_weight"},
-	"envoy.config.endpoint.v3.Endpoint":                {"address"},
+	"envoy.config.listener.v3.Listener":                  {"name", "address", "filter_chains"},
+	"envoy.config.listener.v3.FilterChain":               {"filters"},
+	"envoy.config.listener.v3.Filter":                    {"name", "typed_config"},
+	"envoy.config.core.v3.Address":                       {"socket_address"},
+	"envoy.config.core.v3.SocketAddress":                 {"address", "port_value"},
+	"envoy.config.cluster.v3.Cluster":                    {"name", "type", "eds_cluster_config", "connect_timeout", "lb_policy", "outlier_detection", "circuit_breakers"},
+	"envoy.config.cluster.v3.OutlierDetection":           {"consecutive_5xx", "interval", "base_ejection_time", "max_ejection_percent"},
+	"envoy.config.cluster.v3.CircuitBreakers":            {"thresholds"},
+	"envoy.config.cluster.v3.CircuitBreakers.Thresholds": {"max_connections", "max_pending_requests", "max_requests", "max_retries"},
+	"envoy.config.cluster.v3.Cluster.EdsClusterConfig":   {"eds_config"},
+	"envoy.config.core.v3.ConfigSource":                  {"ads", "resource_api_version"},
+	"envoy.config.core.v3.AggregatedConfigSource":        {},
+	"envoy.config.endpoint.v3.ClusterLoadAssignment":     {"cluster_name", "endpoints"},
+	"envoy.config.endpoint.v3.LocalityLbEndpoints":       {"lb_endpoints"},
+	"envoy.config.endpoint.v3.LbEndpoint":                {"endpoint", "load_balancing_weight"},
+	"envoy.config.endpoint.v3.Endpoint":                  {"address"},
 
 	"breeze.metaprotocol.v1alpha1.MetaProtocolProxy":      {"stat_prefix", "application_protocol", "codec", "rds"},
 	"breeze.metaprotocol.v1alpha1.Codec":                  {"name"},
@@ -39,7 +41,7 @@ var contractFields = map[protoreflect.FullName][]protoreflect.Name{
 	"breeze.metaprotocol.v1alpha1.Route":                  {"name", "match", "route", "request_mutation", "response_mutation"},
 	"breeze.metaprotocol.v1alpha1.RouteMatch":             {"metadata"},
 	"breeze.metaprotocol.v1alpha1.MetadataMatcher":        {"name", "exact", "prefix", "safe_regex", "present"},
-	"breeze.metaprotocol.v1alpha1.RouteAction":            {"cluster", "weighted_clusters", "timeout"},
+	"breeze.metaprotocol.v1alpha1.RouteAction":            {"cluster", "weighted_clusters", "timeout", "hash_policy"},
 	"breeze.metaprotocol.v1alpha1.WeightedCluster":        {"clusters"},
 	"breeze.metaprotocol.v1alpha1.ClusterWeight":          {"name", "weight"},
 	"breeze.metaprotocol.v1alpha1.KeyValue":               {"key", "value"},
