@@ -446,3 +446,37 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestClusterLoadGauges: a request held upstream shows as active on its cluster while it
+// waits, and no longer once answered.
+func TestClusterLoadGauges(t *testing.T) {
+	b := startBackend(t, "b")
+	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "b"}}, cluster("b", b.addr()))
+	c := dial(t, f.addr)
+	active := func() float64 {
+		mfs, err := f.srv.Metrics().Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "breeze_cluster_active_requests" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				if m.GetLabel()[0].GetValue() == "b" {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+		t.Fatal("breeze_cluster_active_requests{cluster=\"b\"} not exported")
+		return 0
+	}
+	c.send('Q', 1, nil, "hold")
+	waitFor(t, "request held upstream", func() bool { return b.held.Load() == 1 })
+	if n := active(); n != 1 {
+		t.Fatalf("active requests while held = %v, want 1", n)
+	}
+	close(b.release)
+	c.recv()
+	waitFor(t, "active requests back to 0", func() bool { return active() == 0 })
+}

@@ -41,10 +41,12 @@ func New(log *slog.Logger) *Server {
 		log = slog.Default()
 	}
 	m := stats.New()
+	clusters := upstream.NewManager(m)
+	m.Registry.MustRegister(newClusterLoad(clusters))
 	return &Server{
 		log:       log,
 		metrics:   m,
-		clusters:  upstream.NewManager(m),
+		clusters:  clusters,
 		shared:    filter.NewShared(),
 		listeners: map[string]*listener{},
 	}

@@ -286,3 +286,9 @@ func (m *Manager) Close() {
 		}
 	}
 }
+
+// Load reports the cluster's requests waiting for a connection and two-way requests in
+// flight, across its hosts (the circuit breakers' counts, kept across config versions).
+func (c *Cluster) Load() (pending, active int64) {
+	return c.limits.inUse(resPending), c.limits.inUse(resRequests)
+}
