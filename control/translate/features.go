@@ -23,7 +23,7 @@ type Features struct {
 
 // ProxyFeatures is what `breeze proxy` implements today. Turn a feature on here when the
 // proxy gains it (and its conversion in proxy/config accepts the field).
-var ProxyFeatures = Features{HashPolicy: true, OutlierDetection: true, CircuitBreakers: true}
+var ProxyFeatures = Features{HashPolicy: true, Mirror: true, OutlierDetection: true, CircuitBreakers: true}
 
 // AllFeatures turns every feature on: the full translation, as golden tests check it.
 var AllFeatures = Features{HashPolicy: true, Mirror: true, OutlierDetection: true, CircuitBreakers: true}

@@ -12,8 +12,7 @@ import (
 )
 
 // contractFields are the fields docs/xds.md says the control plane sets, per message. The
-// proxy's conversion ignores some fields it cannot run yet (request_mirror_policies);
-// this list makes sure they are not sent until the proxy runs them. Messages of google.protobuf are leaves.
+// list makes sure nothing is sent that the proxy does not run. Messages of google.protobuf are leaves.
 var contractFields = map[protoreflect.FullName][]protoreflect.Name{
 	"envoy.config.listener.v3.Listener":                  {"name", "address", "filter_chains"},
 	"envoy.config.listener.v3.FilterChain":               {"filters"},
@@ -41,7 +40,8 @@ var contractFields = map[protoreflect.FullName][]protoreflect.Name{
 	"breeze.metaprotocol.v1alpha1.Route":                  {"name", "match", "route", "request_mutation", "response_mutation"},
 	"breeze.metaprotocol.v1alpha1.RouteMatch":             {"metadata"},
 	"breeze.metaprotocol.v1alpha1.MetadataMatcher":        {"name", "exact", "prefix", "safe_regex", "present"},
-	"breeze.metaprotocol.v1alpha1.RouteAction":            {"cluster", "weighted_clusters", "timeout", "hash_policy"},
+	"breeze.metaprotocol.v1alpha1.RouteAction":            {"cluster", "weighted_clusters", "timeout", "hash_policy", "request_mirror_policies"},
+	"breeze.metaprotocol.v1alpha1.RequestMirrorPolicy":    {"cluster", "percent"},
 	"breeze.metaprotocol.v1alpha1.WeightedCluster":        {"clusters"},
 	"breeze.metaprotocol.v1alpha1.ClusterWeight":          {"name", "weight"},
 	"breeze.metaprotocol.v1alpha1.KeyValue":               {"key", "value"},
