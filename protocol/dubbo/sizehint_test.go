@@ -34,7 +34,8 @@ func TestIncompleteFrameSizeHint(t *testing.T) {
 		if n != 0 || !errors.Is(err, protocol.ErrNeedMore) {
 			t.Fatalf("%d bytes: Decode(half) = %d, %v", len(frame), n, err)
 		}
-		sized, ok := err.(protocol.NeedMoreError)
+		var sized protocol.NeedMoreError
+		ok := errors.As(err, &sized)
 		if ok != tc.sized || ok && sized.FrameSize != len(frame) {
 			t.Fatalf("%d-byte frame: error %#v, want a size hint: %v", len(frame), err, tc.sized)
 		}

@@ -35,7 +35,10 @@ import (
 	// Registers breeze.metaprotocol.v1alpha1 types, so typed_config's "@type" resolves, and
 	// the built-in filters' config types, so meta_protocol_filters' configs do.
 	_ "github.com/breeze-mesh/breeze/api/filters/accesslog/v1alpha1"
+	_ "github.com/breeze-mesh/breeze/api/filters/fault/v1alpha1"
+	_ "github.com/breeze-mesh/breeze/api/filters/globalratelimit/v1alpha1"
 	_ "github.com/breeze-mesh/breeze/api/filters/istiostats/v1alpha1"
+	_ "github.com/breeze-mesh/breeze/api/filters/localratelimit/v1alpha1"
 	_ "github.com/breeze-mesh/breeze/api/filters/tracing/v1alpha1"
 	_ "github.com/breeze-mesh/breeze/api/metaprotocol/v1alpha1"
 	"github.com/breeze-mesh/breeze/proxy/config"

@@ -259,7 +259,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "camelCase misspelt field", old: "codec: {name: fake}", new: "codec: {name: fake}\n          statPrefx: x",
 			want: `bootstrap.yaml:11: ` + proxyPath + `.statPrefx: unknown field (did you mean "stat_prefix"?)`},
 		{name: "unrelated field", old: "route: {cluster: backend}\n            - name: second", new: "route: {cluster: backend, colour: blue}\n            - name: second",
-			want: `bootstrap.yaml:16: ` + proxyPath + `.route_config.routes[0].route.colour: unknown field (supported fields here: cluster, weighted_clusters, timeout, hash_policy, retry_policy)`},
+			want: `bootstrap.yaml:16: ` + proxyPath + `.route_config.routes[0].route.colour: unknown field (supported fields here: cluster, weighted_clusters, timeout, hash_policy, retry_policy, request_mirror_policies)`},
 		{name: "several unknown fields in document order", old: "  - name: backend", new: "  - name: backend\n    lb_polcy: RANDOM\n    conect_timeout: 1s",
 			want: "bootstrap.yaml:21: static_resources.clusters[0].lb_polcy: unknown field (did you mean \"lb_policy\"?)\n" +
 				"bootstrap.yaml:22: static_resources.clusters[0].conect_timeout: unknown field (did you mean \"connect_timeout\"?)"},

@@ -99,12 +99,15 @@ var supportedFields = map[protoreflect.FullName][]string{
 	"breeze.metaprotocol.v1alpha1.Route":              {"name", "match", "route", "request_mutation", "response_mutation"},
 	"breeze.metaprotocol.v1alpha1.RouteMatch":         {"metadata"},
 	"breeze.metaprotocol.v1alpha1.MetadataMatcher":    {"name", "exact", "prefix", "suffix", "contains", "safe_regex", "present", "invert_match"},
-	// request_mirror_policies parse but are refused until the proxy implements mirroring.
-	"breeze.metaprotocol.v1alpha1.RouteAction":     {"cluster", "weighted_clusters", "timeout", "hash_policy", "retry_policy"},
-	"breeze.metaprotocol.v1alpha1.RetryPolicy":     {"retry_on", "num_retries", "per_try_timeout"},
-	"breeze.metaprotocol.v1alpha1.WeightedCluster": {"clusters"},
-	"breeze.metaprotocol.v1alpha1.ClusterWeight":   {"name", "weight"},
-	"breeze.metaprotocol.v1alpha1.KeyValue":        {"key", "value"},
+	"breeze.metaprotocol.v1alpha1.RouteAction": {"cluster", "weighted_clusters", "timeout", "hash_policy", "retry_policy",
+		"request_mirror_policies"},
+	"breeze.metaprotocol.v1alpha1.RequestMirrorPolicy":      {"cluster", "runtime_fraction", "percent"},
+	"breeze.metaprotocol.v1alpha1.RuntimeFractionalPercent": {"default_value"},
+	"breeze.metaprotocol.v1alpha1.FractionalPercent":        {"numerator", "denominator"},
+	"breeze.metaprotocol.v1alpha1.RetryPolicy":              {"retry_on", "num_retries", "per_try_timeout"},
+	"breeze.metaprotocol.v1alpha1.WeightedCluster":          {"clusters"},
+	"breeze.metaprotocol.v1alpha1.ClusterWeight":            {"name", "weight"},
+	"breeze.metaprotocol.v1alpha1.KeyValue":                 {"key", "value"},
 
 	// Built-in filters' configs (proxy/filters/*/README.md).
 	"breeze.filters.istio_stats.v1alpha1.IstioStats": {"destination_service", "reporter", "workload", "method_metrics"},
@@ -115,8 +118,17 @@ var supportedFields = map[protoreflect.FullName][]string{
 		"service_name", "metadata_attributes"},
 	"breeze.filters.tracing.v1alpha1.Otlp": {"endpoint", "insecure", "headers", "timeout", "batch_timeout",
 		"max_queue_size", "max_export_batch_size"},
-	"breeze.filters.access_log.v1alpha1.AccessLog": {"path", "log_format", "buffer_size", "flush_interval"},
-	"breeze.filters.access_log.v1alpha1.LogFormat": {"text_format", "json_format"},
+	"breeze.filters.access_log.v1alpha1.AccessLog":                    {"path", "log_format", "buffer_size", "flush_interval"},
+	"breeze.filters.access_log.v1alpha1.LogFormat":                    {"text_format", "json_format"},
+	"breeze.filters.local_ratelimit.v1alpha1.LocalRateLimit":          {"stat_prefix", "token_bucket", "conditions"},
+	"breeze.filters.local_ratelimit.v1alpha1.TokenBucket":             {"max_tokens", "tokens_per_fill", "fill_interval"},
+	"breeze.filters.local_ratelimit.v1alpha1.LocalRateLimitCondition": {"match", "token_bucket"},
+	"breeze.filters.fault.v1alpha1.Fault":                             {"match", "delay", "abort"},
+	"breeze.filters.global_ratelimit.v1alpha1.GlobalRateLimit": {"match", "domain", "request_timeout", "deny_on_fail",
+		"rate_limit_service", "descriptors", "stat_prefix"},
+	"breeze.filters.global_ratelimit.v1alpha1.Descriptor": {"property", "descriptor_key"},
+	"breeze.filters.fault.v1alpha1.Delay":                 {"fixed_delay", "percentage"},
+	"breeze.filters.fault.v1alpha1.Abort":                 {"error_kind", "message", "percentage"},
 }
 
 // filterConfigTypes are the config messages of the built-in filters, checked against
@@ -125,6 +137,9 @@ var filterConfigTypes = []string{
 	"breeze.filters.istio_stats.v1alpha1.IstioStats",
 	"breeze.filters.tracing.v1alpha1.Tracing",
 	"breeze.filters.access_log.v1alpha1.AccessLog",
+	"breeze.filters.local_ratelimit.v1alpha1.LocalRateLimit",
+	"breeze.filters.fault.v1alpha1.Fault",
+	"breeze.filters.global_ratelimit.v1alpha1.GlobalRateLimit",
 }
 
 // fieldRule is one parsed entry of supportedFields.

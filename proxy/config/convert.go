@@ -480,7 +480,7 @@ func (c converter) matcher(path string, m *mpv1.MetadataMatcher) (Matcher, error
 func CompileMatchRegex(expr string) (*regexp.Regexp, error) {
 	if _, err := regexp.Compile(expr); err != nil {
 		// Compile the expression alone first so the error shows what the user wrote.
-		return nil, fmt.Errorf("invalid regular expression %q: %v", expr, err)
+		return nil, fmt.Errorf("invalid regular expression %q: %w", expr, err)
 	}
 	return regexp.Compile(`^(?:` + expr + `)$`)
 }

@@ -144,7 +144,7 @@ func newBindSet() *bindSet { return &bindSet{byPort: map[string][]bind{}} }
 func (s *bindSet) add(addr, owner string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("%s: invalid address %q: %v", owner, addr, err)
+		return fmt.Errorf("%s: invalid address %q: %w", owner, addr, err)
 	}
 	if port == "0" {
 		return nil

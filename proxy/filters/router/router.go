@@ -73,8 +73,11 @@ func (r *Router) OnRequest(s filter.Stream) {
 			return
 		}
 	}
+	oneway, id := req.Type == protocol.Oneway, req.RequestID
+	if len(rt.Mirrors) > 0 {
+		r.mirror(rt, frame, id, oneway, pick) // mirror.go
+	}
 	cluster.Stats.Requests.Inc()
-	oneway := req.Type == protocol.Oneway
 	cb, ok := s.(upstream.Callbacks)
 	if !ok {
 		cb = callbacks{s}
@@ -85,7 +88,7 @@ func (r *Router) OnRequest(s filter.Stream) {
 	}
 	host.Send(r.codec, upstream.Request{
 		Frame:     frame,
-		ID:        req.RequestID,
+		ID:        id,
 		Oneway:    oneway,
 		Timeout:   rt.Timeout,
 		Callbacks: cb,

@@ -38,7 +38,7 @@ func BenchmarkFrameReader(b *testing.B) {
 		stream := bytes.Repeat(frame, 64)
 		for _, sized := range []bool{false, true} {
 			b.Run(fmt.Sprintf("%dB/sized=%v", size, sized), func(b *testing.B) {
-				var c protocol.Codec = codec(1 << 20)
+				c := codec(1 << 20)
 				if sized {
 					c = sizedCodec{c}
 				}

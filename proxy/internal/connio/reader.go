@@ -57,10 +57,9 @@ func (fr *FrameReader) Next(msg *protocol.Message) error {
 			case !errors.Is(err, protocol.ErrNeedMore):
 				return err
 			}
-			// A type assertion, not errors.As: this runs on every partial frame and must
-			// not allocate.
 			fr.frameSize = 0
-			if sized, ok := err.(protocol.NeedMoreError); ok && sized.FrameSize > fr.end-fr.start && sized.FrameSize <= fr.max+64<<10 {
+			sized, ok := err.(protocol.NeedMoreError) //nolint:errorlint // runs on every partial frame: errors.As would allocate; the SDK documents that only the value itself counts
+			if ok && sized.FrameSize > fr.end-fr.start && sized.FrameSize <= fr.max+64<<10 {
 				fr.frameSize = sized.FrameSize
 			}
 			if fr.end-fr.start > fr.max+64<<10 {
