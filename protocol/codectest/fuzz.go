@@ -3,6 +3,9 @@ package codectest
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -159,5 +162,42 @@ func checkRewriteDecodes(t testing.TB, s Suite, side protocol.Side, frame []byte
 	var m protocol.Message
 	if n, err := s.newCodec(side).Decode(out, &m); err != nil || n != len(out) || m.RequestID != protocol.MaxSharedRequestID {
 		t.Errorf("after setting the request id: Decode = %d, %v, id %#x", n, err, m.RequestID)
+	}
+}
+
+// Seeds returns the suite's request and response samples as named fuzz seeds
+// ("request_<name>", "response_<name>"), for codecs that write a seed corpus.
+func Seeds(s Suite) map[string][]byte {
+	seeds := map[string][]byte{}
+	for _, sm := range s.Requests {
+		seeds["request_"+sm.Name] = sm.Frame
+	}
+	for _, sm := range s.Responses {
+		seeds["response_"+sm.Name] = sm.Frame
+	}
+	return seeds
+}
+
+// SeedCorpus keeps a codec's committed seed corpus in dir (testdata/fuzz/FuzzDecode): when
+// the environment variable BREEZE_WRITE_FUZZ_SEEDS is set it writes seeds() there in the
+// `go test fuzz v1` format; otherwise it only checks the corpus exists, so a codec cannot
+// lose its seeds unnoticed.
+func SeedCorpus(t *testing.T, dir string, seeds func() map[string][]byte) {
+	t.Helper()
+	if os.Getenv("BREEZE_WRITE_FUZZ_SEEDS") == "" {
+		files, err := filepath.Glob(filepath.Join(dir, "*"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no seed corpus in %s (%v); write it with BREEZE_WRITE_FUZZ_SEEDS=1", dir, err)
+		}
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, frame := range seeds() {
+		data := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", frame)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
