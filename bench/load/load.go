@@ -1,139 +1,213 @@
-// Package load is a closed-loop load generator: C connections, each keeping D requests in
-// flight, recording each request's latency. It knows a protocol only through its framing.
+// Package load is the benchmark load generator. It knows a protocol only through its
+// framing (peers.Framing) and a request template whose id it rewrites per request.
+//
+// Two disciplines:
+//
+//   - Closed loop: C connections each keep D requests in flight and send a new request as
+//     soon as a response frees a slot. It finds the throughput limit; its latencies are
+//     measured from the actual send.
+//   - Open loop: requests go out on a fixed schedule (Rate per second over all
+//     connections) whether or not earlier ones were answered, and each latency is measured
+//     from the request's intended send time, so a stalled target shows its queueing delay
+//     instead of slowing the generator down (no coordinated omission).
+//
+// Timed runs warm up first (connections, pools, caches) and then record a window of
+// Duration; the OnWindow hook lets a caller sample the target's CPU exactly over it.
 package load
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"net"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/breeze-mesh/breeze/bench/hist"
 	"github.com/breeze-mesh/breeze/bench/peers"
 )
 
-// Config is one closed-loop run.
+// Config is one run.
 type Config struct {
-	Addr        string
-	Framing     peers.Framing
-	Request     []byte // template; its id is rewritten per request
+	Addr    string
+	Framing peers.Framing
+	// Request is the request template; each connection sends its own copy with the id
+	// rewritten.
+	Request     []byte
 	Connections int
-	InFlight    int // per connection
-	Requests    int // total, across connections
+	// InFlight is the number of requests each connection keeps outstanding (closed loop).
+	InFlight int
+	// Requests, when > 0, makes a closed-loop run send exactly this many requests in total
+	// and record them all (the go test -bench form); Warmup and Duration are then ignored.
+	Requests int
+	// Rate, when > 0, makes the run open-loop: this many requests per second over all
+	// connections, evenly spaced.
+	Rate float64
+	// Warmup is how long a timed run sends before it starts recording.
+	Warmup time.Duration
+	// Duration is the recorded window of a timed run.
+	Duration time.Duration
+	// DrainTimeout bounds the wait for responses to requests sent before the window closed
+	// (default 5 s); requests still unanswered then count as Lost.
+	DrainTimeout time.Duration
+	// OnWindow, if set, is called when the recorded window starts (true) and ends (false).
+	OnWindow func(start bool)
 }
 
 // Result is what a run measured.
 type Result struct {
-	Requests  int
-	Errors    int
-	Elapsed   time.Duration
-	latencies []time.Duration // sorted
+	// Requests is the number of responses recorded in the window.
+	Requests int
+	// Failed counts responses that the framing reports as errors (peers.Framing.OK).
+	Failed int
+	// Lost counts requests that never got a response (connection failures, drain timeout).
+	Lost int
+	// Elapsed is the recorded window.
+	Elapsed time.Duration
+	// Latency is the distribution of recorded latencies: from the actual send in a closed
+	// loop, from the intended send in an open loop.
+	Latency hist.Histogram
+	// SendLag is, in an open loop, how late the generator sent each request against its
+	// schedule: a large lag means the generator, not the target, fell behind.
+	SendLag hist.Histogram
 }
 
-// Throughput is requests per second.
-func (r *Result) Throughput() float64 { return float64(r.Requests) / r.Elapsed.Seconds() }
-
-// Percentile returns the q-quantile latency (0 < q <= 1).
-func (r *Result) Percentile(q float64) time.Duration {
-	if len(r.latencies) == 0 {
+// Throughput is responses per second over the recorded window.
+func (r *Result) Throughput() float64 {
+	if r.Elapsed <= 0 {
 		return 0
 	}
-	i := int(q*float64(len(r.latencies))+0.5) - 1
-	return r.latencies[max(0, min(i, len(r.latencies)-1))]
+	return float64(r.Requests) / r.Elapsed.Seconds()
 }
 
-// Run drives cfg.Requests requests and returns when all are answered or ctx ends.
+// Percentile returns the q-quantile latency (0 < q <= 1).
+func (r *Result) Percentile(q float64) time.Duration { return r.Latency.Quantile(q) }
+
+func (r *Result) merge(o *Result) {
+	r.Requests += o.Requests
+	r.Failed += o.Failed
+	r.Lost += o.Lost
+	r.Latency.Merge(&o.Latency)
+	r.SendLag.Merge(&o.SendLag)
+}
+
+// Run drives one run against cfg.Addr and returns its result; the error is the first
+// failure (a connection that could not be opened or broke), with the partial result.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
-	per := cfg.Requests / cfg.Connections
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		lats   = make([]time.Duration, 0, cfg.Requests)
-		errCnt atomic.Int64
-		first  error
-	)
-	start := time.Now()
-	for range cfg.Connections {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l, err := runConn(ctx, cfg, per)
-			mu.Lock()
-			lats = append(lats, l...)
-			if err != nil {
-				errCnt.Add(1)
-				if first == nil {
-					first = err
-				}
-			}
-			mu.Unlock()
-		}()
+	if cfg.Connections <= 0 {
+		return nil, errors.New("load: Connections must be > 0")
 	}
-	wg.Wait()
-	res := &Result{Requests: len(lats), Errors: int(errCnt.Load()), Elapsed: time.Since(start), latencies: lats}
-	slices.Sort(res.latencies)
-	return res, first
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 5 * time.Second
+	}
+	if cfg.Requests <= 0 && cfg.Duration <= 0 {
+		return nil, errors.New("load: set Requests (fixed count) or Duration (timed run)")
+	}
+	conns := make([]net.Conn, 0, cfg.Connections)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	var d net.Dialer
+	for range cfg.Connections {
+		c, err := d.DialContext(ctx, "tcp", cfg.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("load: dial %s: %w", cfg.Addr, err)
+		}
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetNoDelay(true)
+		}
+		conns = append(conns, c)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	defer stop()
+	if cfg.Rate > 0 {
+		if cfg.Duration <= 0 {
+			return nil, errors.New("load: an open-loop run needs a Duration")
+		}
+		return runOpen(cfg, conns)
+	}
+	if cfg.InFlight <= 0 {
+		return nil, errors.New("load: InFlight must be > 0 in a closed loop")
+	}
+	return runClosed(cfg, conns)
 }
 
-// runConn keeps cfg.InFlight requests outstanding on one connection: a writer sends a new
-// request each time a response frees a slot.
-func runConn(ctx context.Context, cfg Config, n int) ([]time.Duration, error) {
-	c, err := net.Dial("tcp", cfg.Addr)
+// window is a timed run's recorded interval, as offsets from the run's start.
+type window struct {
+	base       time.Time
+	start, end int64 // nanoseconds since base
+}
+
+func (w window) since(t time.Time) int64 { return int64(t.Sub(w.base)) }
+func (w window) in(at int64) bool        { return at >= w.start && at < w.end }
+
+// scheduleWindow calls cfg.OnWindow at the window's edges and returns a function that
+// waits for the last call.
+func scheduleWindow(cfg Config, w window) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(time.Until(w.base.Add(time.Duration(w.start))))
+		if cfg.OnWindow != nil {
+			cfg.OnWindow(true)
+		}
+		time.Sleep(time.Until(w.base.Add(time.Duration(w.end))))
+		if cfg.OnWindow != nil {
+			cfg.OnWindow(false)
+		}
+	}()
+	return func() { <-done }
+}
+
+// slot remembers when a request was sent, by id, so a response can be timed whatever
+// order responses come in.
+type slot struct {
+	id   uint64
+	sent int64 // nanoseconds since the run's base
+}
+
+// ringSize returns a power of two comfortably above the ids a connection may have
+// outstanding at once.
+func ringSize(atLeast int) int {
+	n := 1024
+	for n < atLeast*8 {
+		n <<= 1
+	}
+	return n
+}
+
+// Probe sends req once on a fresh connection and waits for its response: a readiness
+// check that the target routes this protocol end to end.
+func Probe(ctx context.Context, addr string, f peers.Framing, req []byte) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-
-	sent := make([]time.Time, n+1) // by request id
-	slots := make(chan struct{}, cfg.InFlight)
-	for range cfg.InFlight {
-		slots <- struct{}{}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
 	}
-	writeErr := make(chan error, 1)
-	go func() {
-		w := bufio.NewWriterSize(c, 32<<10)
-		req := append([]byte(nil), cfg.Request...)
-		for id := 1; id <= n; id++ {
-			<-slots
-			cfg.Framing.SetID(req, uint64(id))
-			sent[id] = time.Now()
-			if _, err := w.Write(req); err != nil {
-				writeErr <- err
-				return
-			}
-			if len(slots) == 0 || id == n {
-				if err := w.Flush(); err != nil {
-					writeErr <- err
-					return
-				}
-			}
-		}
-		writeErr <- nil
-	}()
-
-	lats := make([]time.Duration, 0, n)
-	r := bufio.NewReaderSize(c, 64<<10)
-	buf := make([]byte, 0, 64<<10)
-	for len(lats) < n {
-		size, err := peers.ReadFrame(r, cfg.Framing, &buf)
-		if err != nil {
-			return lats, fmt.Errorf("read after %d responses: %w", len(lats), err)
-		}
-		id := cfg.Framing.ID(buf[:size])
-		if id == 0 || id > uint64(n) {
-			return lats, fmt.Errorf("response with unknown id %d", id)
-		}
-		lats = append(lats, time.Since(sent[id]))
-		slots <- struct{}{}
+	msg := append([]byte(nil), req...)
+	f.SetID(msg, 1)
+	if _, err := c.Write(msg); err != nil {
+		return err
 	}
-	if err := <-writeErr; err != nil && !errors.Is(err, net.ErrClosed) {
-		return lats, err
+	var buf []byte
+	n, err := peers.ReadFrame(newReader(c), f, &buf)
+	if err != nil {
+		return err
 	}
-	return lats, nil
+	if id := f.ID(buf[:n]); id != 1 {
+		return fmt.Errorf("response carries id %d, want 1", id)
+	}
+	if f.OK != nil && !f.OK(buf[:n]) {
+		return errors.New("the response reports an error")
+	}
+	return nil
 }

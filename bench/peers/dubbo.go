@@ -11,6 +11,11 @@ import (
 	hessian "github.com/apache/dubbo-go-hessian2"
 )
 
+// Dubbo is the Dubbo framing; a response is OK when its status is 20.
+var Dubbo = Framing{Len: DubboFrameLen, ID: DubboID, SetID: SetDubboID, OK: dubboOK}
+
+func dubboOK(frame []byte) bool { return len(frame) > 3 && frame[3] == 20 }
+
 // DubboHeaderLen is the fixed Dubbo header size.
 const DubboHeaderLen = 16
 

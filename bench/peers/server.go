@@ -2,26 +2,15 @@ package peers
 
 import (
 	"bufio"
-	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 )
-
-// Framing splits a byte stream into frames and reads/writes their request ids.
-type Framing struct {
-	// Len returns the length of the frame at the start of b, 0 if more bytes are needed.
-	Len func(b []byte) (int, error)
-	// ID reads a frame's request id; SetID writes it.
-	ID    func(frame []byte) uint64
-	SetID func(frame []byte, id uint64)
-}
-
-// Dubbo is the Dubbo framing.
-var Dubbo = Framing{Len: DubboFrameLen, ID: DubboID, SetID: SetDubboID}
 
 // EchoServer answers every request with response, its id set to the request's. It runs
 // until Close.
 type EchoServer struct {
+	served   atomic.Int64
 	ln       net.Listener
 	framing  Framing
 	response []byte
@@ -32,7 +21,13 @@ type EchoServer struct {
 
 // StartEchoServer listens on 127.0.0.1:0.
 func StartEchoServer(framing Framing, response []byte) (*EchoServer, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return StartEchoServerAt("127.0.0.1:0", framing, response)
+}
+
+// StartEchoServerAt listens on addr (a proxy configured outside the harness expects its
+// upstream at a fixed address).
+func StartEchoServerAt(addr string, framing Framing, response []byte) (*EchoServer, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -41,6 +36,9 @@ func StartEchoServer(framing Framing, response []byte) (*EchoServer, error) {
 	go s.accept()
 	return s, nil
 }
+
+// Served is the number of requests answered so far.
+func (s *EchoServer) Served() int64 { return s.served.Load() }
 
 // Addr is the server's address.
 func (s *EchoServer) Addr() string { return s.ln.Addr().String() }
@@ -86,6 +84,7 @@ func (s *EchoServer) serve(c net.Conn) {
 			return
 		}
 		s.framing.SetID(resp, s.framing.ID(head[:n]))
+		s.served.Add(1)
 		if _, err := w.Write(resp); err != nil {
 			return
 		}
@@ -93,35 +92,6 @@ func (s *EchoServer) serve(c net.Conn) {
 			if w.Flush() != nil {
 				return
 			}
-		}
-	}
-}
-
-// ReadFrame reads one whole frame into *buf and returns its length.
-func ReadFrame(r *bufio.Reader, f Framing, buf *[]byte) (int, error) {
-	b := (*buf)[:0]
-	for {
-		n, err := f.Len(b)
-		if err != nil {
-			return 0, err
-		}
-		if n > 0 && len(b) >= n {
-			*buf = b
-			return n, nil
-		}
-		need := 16
-		if n > 0 {
-			need = n - len(b)
-		}
-		if cap(b)-len(b) < need {
-			nb := make([]byte, len(b), len(b)+need+4096)
-			copy(nb, b)
-			b = nb
-		}
-		m, err := io.ReadAtLeast(r, b[len(b):len(b)+need], need)
-		b = b[:len(b)+m]
-		if err != nil {
-			return 0, err
 		}
 	}
 }
