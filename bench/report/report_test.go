@@ -42,6 +42,10 @@ func sample() *Report {
 		}}},
 		Idle:    []Idle{{Scenario: "idle/dubbo", Connections: 10000, KiBPerConn: 25}},
 		Skipped: []Skip{{Scenario: "thrift/small/1x1", Reason: "no thrift codec"}},
+		Routes: []RouteChange{{Scenario: "route-change/dubbo", Every: "250ms",
+			Steady:   []RouteRun{{Latency: Latency{Throughput: 1000}, Served: [2]int64{500, 500}}},
+			Changing: []RouteRun{{Latency: Latency{Throughput: 900}, Changes: 6, Served: [2]int64{700, 300}}, {Latency: Latency{Throughput: 950}, Changes: 7, Served: [2]int64{300, 700}}, {Latency: Latency{Throughput: 800}, Changes: 5, Served: [2]int64{400, 600}}},
+		}},
 	}
 }
 
@@ -99,6 +103,7 @@ func TestChecksGeneratorBound(t *testing.T) {
 func TestWriteAll(t *testing.T) {
 	dir := t.TempDir()
 	r := sample()
+	r.Routes[0].Summarize()
 	plots, err := r.WritePlots(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +140,8 @@ func TestWriteAll(t *testing.T) {
 		"- thrift/small/1x1: no thrift codec",
 		"![cpu-per-request](cpu-per-request.png)",
 		"Pinned: proxy on CPU [1]",
+		"| route-change/dubbo | flipped every 250ms | 6 | 900 |",
+		"| 400 / 600 |",
 	} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("results.md lacks %q:\n%s", want, md)
