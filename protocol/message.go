@@ -61,6 +61,12 @@ type Message struct {
 	StreamID uint64
 	// Status is the outcome reported by a Response or Error.
 	Status Status
+	// Code is the protocol's own status code of a Response or Error, as the protocol
+	// defines it (each codec's README says which number: Dubbo's status byte, tRPC's ret,
+	// bRPC's error code, Thrift's TApplicationException type). 0 when the codec reports
+	// none. Metrics label responses with it and retry policies match it; Status, not
+	// Code, says whether the response is a success.
+	Code int32
 	// Metadata holds the routable attributes of the frame (see the codec's README for keys).
 	Metadata Metadata
 	// Frame is the whole frame as received, header included.
