@@ -16,7 +16,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newProxyCommand(), newControlCommand(), newAnalyzeCommand(), newDemoCommand(), newVersionCommand())
+	root.AddCommand(newProxyCommand(), newControlCommand(), newAnalyzeCommand(), newDemoCommand(), newDemoChildCommand(), newVersionCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "breeze:", err)
 		os.Exit(1)

@@ -1,16 +1,16 @@
 // Package demo is `breeze demo`: Breeze on one laptop, without Kubernetes. It starts two
-// Greeter servers (v1 and v2, see examples/dubbo/greeter), the control plane reading the
-// mesh configuration of examples/mesh (MetaRouter, DestinationRule, ...), a Breeze proxy
-// configured by it over xDS, and a client sending a mix of calls through the proxy; it
-// prints a table, refreshed every second, of where each kind of call landed and what the
-// proxy counted, until its context ends (Ctrl-C). Then it stops everything it started,
-// saying so. Editing examples/mesh/greeter-metarouter.yaml while it runs moves the traffic.
+// Dubbo Greeter servers and two Thrift Greeter servers (v1 and v2 of each, see
+// examples/dubbo/greeter and examples/thrift/greeter), the control plane reading the mesh
+// configuration of examples/mesh (MetaRouters, DestinationRules, ...), a Breeze proxy
+// configured by it over xDS, and a client sending a mix of calls of both protocols through
+// the proxy; it prints a table, refreshed every second, of where each kind of call landed
+// and what the proxy counted, per route and version, until its context ends (Ctrl-C). Then
+// it stops everything it started, saying so. Editing examples/mesh/greeter-metarouter.yaml
+// or examples/mesh/thrift-greeter-metarouter.yaml while it runs moves the traffic.
 //
 // Everything listens on 127.0.0.1, on ports picked free at start. The servers, the control
-// plane and the proxy are child processes of the running binary: `<breeze> control ...`,
-// `<breeze> proxy -c <file>`, and each server the same binary with an environment variable
-// that makes this package's init serve a Greeter instead (dubbo-go allows one server per
-// process).
+// plane and the proxy are child processes of the breeze binary: `<breeze> control ...`,
+// `<breeze> proxy -c <file>`, and each server `<breeze> demo-child ...` (see RunChild).
 package demo
 
 import (
@@ -25,12 +25,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
 	"time"
 
-	"github.com/breeze-mesh/breeze/examples/dubbo/greeter"
+	dubbogreeter "github.com/breeze-mesh/breeze/examples/dubbo/greeter"
 )
 
 // bootstrapTemplate is the proxy configuration, with the ports left as template fields.
@@ -38,17 +39,24 @@ import (
 //go:embed bootstrap.yaml
 var bootstrapTemplate string
 
-// Ports are the loopback ports one demo run uses: the proxy's admin server, the Greeter
-// service's port (where the proxy's outbound listener for it accepts calls), the two
-// servers, and the control plane's xDS server.
+// Ports are the loopback ports one demo run uses: the proxy's admin server, the control
+// plane's xDS server, and for each protocol the Greeter service's port (where the proxy's
+// outbound listener for it accepts calls) and its two servers.
 type Ports struct {
-	Admin, Proxy, V1, V2, XDS int
+	Admin, XDS                 int
+	Dubbo, DubboV1, DubboV2    int
+	Thrift, ThriftV1, ThriftV2 int
+}
+
+// all lists the fields of p, to fill and check them in one loop.
+func (p *Ports) all() []*int {
+	return []*int{&p.Admin, &p.XDS, &p.Dubbo, &p.DubboV1, &p.DubboV2, &p.Thrift, &p.ThriftV1, &p.ThriftV2}
 }
 
 // Options tune a demo run; the zero value is what `breeze demo` uses.
 type Options struct {
-	// Breeze is the breeze binary that runs the proxy and the control plane. Default: the
-	// running executable.
+	// Breeze is the breeze binary that runs the servers (its hidden demo-child command),
+	// the proxy and the control plane. Default: the running executable.
 	Breeze string
 	// Interval between table refreshes. Default one second.
 	Interval time.Duration
@@ -57,9 +65,9 @@ type Options struct {
 	// Ports to use; zero fields are picked free.
 	Ports Ports
 	// Mesh is the directory of mesh configuration the control plane reads (its
-	// greeter-service.yaml is replaced by the demo's, with the demo's ports). Default: the
-	// repository's examples/mesh, found from the working directory upwards, or else a copy
-	// of it.
+	// greeter-service.yaml and thrift-greeter-service.yaml are replaced by the demo's, with
+	// the demo's ports). Default: the repository's examples/mesh, found from the working
+	// directory upwards, or else a copy of it.
 	Mesh string
 }
 
@@ -80,11 +88,11 @@ func RunWithOptions(ctx context.Context, out io.Writer, opts Options) (err error
 			err = nil
 		}
 	}()
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("demo: cannot find the running executable: %w", err)
-	}
 	if opts.Breeze == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("demo: cannot find the running executable: %w", err)
+		}
 		opts.Breeze = self
 	}
 	if opts.Interval <= 0 {
@@ -127,7 +135,7 @@ func RunWithOptions(ctx context.Context, out io.Writer, opts Options) (err error
 		return err
 	}
 	defer clientLog.Close()
-	if err := greeter.SetLogging(clientLog, "warn"); err != nil {
+	if err := dubbogreeter.SetLogging(clientLog, "warn"); err != nil {
 		return err
 	}
 
@@ -143,30 +151,30 @@ func RunWithOptions(ctx context.Context, out io.Writer, opts Options) (err error
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	servicePath := filepath.Join(dir, meshServiceFile)
-	if err := writeTemplate(servicePath, serviceTemplate, ports); err != nil {
-		return err
+	var serviceFiles []string
+	for name, text := range serviceTemplates {
+		path := filepath.Join(dir, name)
+		if err := writeTemplate(path, text, ports); err != nil {
+			return err
+		}
+		serviceFiles = append(serviceFiles, path)
 	}
+	slices.Sort(serviceFiles)
 	fmt.Fprintf(out, "breeze demo: working directory %s (proxy config and logs)\n", dir)
 
-	servers := []struct {
-		name string
-		port int
-	}{{"v1", ports.V1}, {"v2", ports.V2}}
-	for _, s := range servers {
-		cmd := exec.Command(self)
-		cmd.Args = []string{self, "demo-greeter-" + s.name}
-		cmd.Env = append(os.Environ(), greeterChildEnv+"="+s.name+":"+strconv.Itoa(s.port))
-		p, err := startProcess(ctx, "greeter "+s.name, cmd, filepath.Join(dir, "greeter-"+s.name+".log"), greeterReadyLine, startTimeout)
+	for _, c := range children(ports) {
+		cmd := exec.Command(opts.Breeze, c.Args()...)
+		logPath := filepath.Join(dir, c.Protocol+"-greeter-"+c.Name+".log")
+		p, err := startProcess(ctx, c.String(), cmd, logPath, childReadyLine, startTimeout)
 		if err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
 		started = append(started, p)
-		fmt.Fprintf(out, "  started greeter %s on 127.0.0.1:%d (pid %d)\n", s.name, s.port, p.pid())
+		fmt.Fprintf(out, "  started %s on 127.0.0.1:%d (pid %d)\n", c, c.Port, p.pid())
 	}
 
 	xdsAddr := "127.0.0.1:" + strconv.Itoa(ports.XDS)
-	controlCmd := exec.Command(opts.Breeze, controlArgs(meshFiles, servicePath, xdsAddr)...)
+	controlCmd := exec.Command(opts.Breeze, controlArgs(meshFiles, serviceFiles, xdsAddr)...)
 	control, err := startProcess(ctx, "control plane", controlCmd, filepath.Join(dir, "control.log"), "", startTimeout)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
@@ -181,22 +189,28 @@ func RunWithOptions(ctx context.Context, out io.Writer, opts Options) (err error
 	}
 	started = append(started, proxy)
 	adminAddr := "127.0.0.1:" + strconv.Itoa(ports.Admin)
-	proxyAddr := "127.0.0.1:" + strconv.Itoa(ports.Proxy)
+	listeners := map[string]string{
+		Dubbo:  "127.0.0.1:" + strconv.Itoa(ports.Dubbo),
+		Thrift: "127.0.0.1:" + strconv.Itoa(ports.Thrift),
+	}
 	httpClient := &http.Client{Timeout: 2 * time.Second}
-	if err := waitReady(ctx, httpClient, adminAddr, proxyAddr, proxy, control); err != nil {
+	if err := waitReady(ctx, httpClient, adminAddr, []string{listeners[Dubbo], listeners[Thrift]}, proxy, control); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	fmt.Fprintf(out, "  started breeze proxy on %s, admin on http://%s (pid %d)\n", proxyAddr, adminAddr, proxy.pid())
+	fmt.Fprintf(out, "  started breeze proxy on %s (dubbo) and %s (thrift), admin on http://%s (pid %d)\n",
+		listeners[Dubbo], listeners[Thrift], adminAddr, proxy.pid())
 	if live {
-		fmt.Fprintf(out, "  edit %s while the demo runs: the traffic moves within a second\n",
-			filepath.Join(meshDir, "greeter-metarouter.yaml"))
+		for _, f := range metaRouterFiles {
+			fmt.Fprintf(out, "  edit %s while the demo runs: the traffic moves within a second\n", filepath.Join(meshDir, f))
+		}
 	}
 
-	load, err := newTraffic(proxyAddr, trafficMix)
+	load, err := newTraffic(listeners, trafficMix)
 	if err != nil {
 		return fmt.Errorf("demo: client: %w", err)
 	}
-	fmt.Fprintf(out, "  client sending %d calls/s to the proxy\n\n", opts.Rate)
+	defer load.close()
+	fmt.Fprintf(out, "  client sending %d calls/s to the proxy, dubbo and thrift\n\n", opts.Rate)
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	loadDone := make(chan struct{})
 	go func() {
@@ -267,15 +281,12 @@ func showTable(ctx context.Context, out io.Writer, interval time.Duration, load 
 }
 
 // waitReady polls the proxy's admin /ready until it answers 200 (the control plane's
-// configuration runs) and its listener for the Greeter accepts connections.
-func waitReady(ctx context.Context, client *http.Client, adminAddr, listenerAddr string, proxy, control *process) error {
+// configuration runs) and its listeners for the Greeters accept connections.
+func waitReady(ctx context.Context, client *http.Client, adminAddr string, listenerAddrs []string, proxy, control *process) error {
 	deadline := time.Now().Add(startTimeout)
 	for {
-		if proxyReady(ctx, client, adminAddr) {
-			if c, err := net.DialTimeout("tcp", listenerAddr, time.Second); err == nil {
-				c.Close()
-				return nil
-			}
+		if proxyReady(ctx, client, adminAddr) && accepting(listenerAddrs) {
+			return nil
 		}
 		select {
 		case <-proxy.exited:
@@ -289,6 +300,28 @@ func waitReady(ctx context.Context, client *http.Client, adminAddr, listenerAddr
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the proxy is not ready after %s; see %s and %s", startTimeout, proxy.logPath, control.logPath)
 		}
+	}
+}
+
+// accepting reports whether every address accepts a TCP connection.
+func accepting(addrs []string) bool {
+	for _, addr := range addrs {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return false
+		}
+		c.Close()
+	}
+	return true
+}
+
+// children are the demo's servers: v1 and v2 of each Greeter.
+func children(ports Ports) []Child {
+	return []Child{
+		{Protocol: Dubbo, Name: "v1", Port: ports.DubboV1},
+		{Protocol: Dubbo, Name: "v2", Port: ports.DubboV2},
+		{Protocol: Thrift, Name: "v1", Port: ports.ThriftV1},
+		{Protocol: Thrift, Name: "v2", Port: ports.ThriftV2},
 	}
 }
 
@@ -306,14 +339,18 @@ func proxyReady(ctx context.Context, client *http.Client, adminAddr string) bool
 	return resp.StatusCode == http.StatusOK
 }
 
-// render fills a template (bootstrap.yaml, greeter-service.yaml.tmpl) with ports.
+// render fills a template (bootstrap.yaml, the *-service.yaml.tmpl files) with ports.
 func render(text string, ports Ports) ([]byte, error) {
 	tmpl, err := template.New("").Option("missingkey=error").Parse(text)
 	if err != nil {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	data := map[string]int{"AdminPort": ports.Admin, "ServicePort": ports.Proxy, "V1Port": ports.V1, "V2Port": ports.V2, "XDSPort": ports.XDS}
+	data := map[string]int{
+		"AdminPort": ports.Admin, "XDSPort": ports.XDS,
+		"DubboPort": ports.Dubbo, "DubboV1Port": ports.DubboV1, "DubboV2Port": ports.DubboV2,
+		"ThriftPort": ports.Thrift, "ThriftV1Port": ports.ThriftV1, "ThriftV2Port": ports.ThriftV2,
+	}
 	if err := tmpl.Execute(&buf, data); err != nil {
 		return nil, err
 	}
@@ -333,7 +370,7 @@ func writeTemplate(path, text string, ports Ports) error {
 // picked; another program could take one before the demo binds it, which the demo then
 // reports as a start failure.
 func pickPorts(p Ports) (Ports, error) {
-	for _, port := range []*int{&p.Admin, &p.Proxy, &p.V1, &p.V2, &p.XDS} {
+	for _, port := range p.all() {
 		if *port != 0 {
 			continue
 		}
@@ -344,11 +381,11 @@ func pickPorts(p Ports) (Ports, error) {
 		*port = free
 	}
 	seen := map[int]bool{}
-	for _, port := range []int{p.Admin, p.Proxy, p.V1, p.V2, p.XDS} {
-		if seen[port] {
+	for _, port := range p.all() {
+		if seen[*port] {
 			return p, errors.New("demo: the same port was picked twice; try again")
 		}
-		seen[port] = true
+		seen[*port] = true
 	}
 	return p, nil
 }

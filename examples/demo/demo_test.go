@@ -5,16 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/breeze-mesh/breeze/examples/dubbo/greeter"
+	dubbogreeter "github.com/breeze-mesh/breeze/examples/dubbo/greeter"
 	"github.com/breeze-mesh/breeze/examples/mesh"
 	"github.com/breeze-mesh/breeze/proxy/bootstrap"
 	"sigs.k8s.io/yaml"
@@ -23,7 +25,7 @@ import (
 // TestRenderBootstrap: the rendered bootstrap loads in the proxy's own loader, names the
 // control plane's port, and carries the node the control plane needs.
 func TestRenderBootstrap(t *testing.T) {
-	ports := Ports{Admin: 15001, Proxy: 20001, V1: 20002, V2: 20003, XDS: 15010}
+	ports := Ports{Admin: 15001, XDS: 15010, Dubbo: 20001, DubboV1: 20002, DubboV2: 20003, Thrift: 9001, ThriftV1: 9002, ThriftV2: 9003}
 	data, err := render(bootstrapTemplate, ports)
 	if err != nil {
 		t.Fatal(err)
@@ -40,14 +42,10 @@ func TestRenderBootstrap(t *testing.T) {
 	}
 }
 
-// TestRenderService: the demo's service file has the picked ports, and the same objects as
-// the examples/mesh file it replaces.
+// TestRenderService: the demo's service files have the picked ports, and the same objects
+// as the examples/mesh files they replace.
 func TestRenderService(t *testing.T) {
-	ports := Ports{Proxy: 20001, V1: 20002, V2: 20003}
-	data, err := render(serviceTemplate, ports)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ports := Ports{Dubbo: 20001, DubboV1: 20002, DubboV2: 20003, Thrift: 9001, ThriftV1: 9002, ThriftV2: 9003}
 	type object struct {
 		Kind     string
 		Metadata struct{ Name, Namespace string }
@@ -67,22 +65,45 @@ func TestRenderService(t *testing.T) {
 		}
 		return out
 	}
-	example, err := mesh.Files.ReadFile(meshServiceFile)
-	if err != nil {
-		t.Fatal(err)
+	wantPorts := map[string][]string{
+		meshServiceFile:               {"number: 20001", "tcp-metaprotocol-dubbo: 20002", "tcp-metaprotocol-dubbo: 20003"},
+		"thrift-greeter-service.yaml": {"number: 9001", "tcp-metaprotocol-thrift: 9002", "tcp-metaprotocol-thrift: 9003"},
 	}
-	got, want := objects(data), objects(example)
-	if len(got) != len(want) {
-		t.Fatalf("%d objects, examples/mesh has %d", len(got), len(want))
+	if len(serviceTemplates) != len(wantPorts) {
+		t.Fatalf("%d service templates, the test knows %d", len(serviceTemplates), len(wantPorts))
 	}
-	for i := range got {
-		if got[i].Kind != want[i].Kind || got[i].Metadata != want[i].Metadata || !slices.Equal(got[i].Spec.Hosts, want[i].Spec.Hosts) {
-			t.Errorf("object %d: %+v, examples/mesh has %+v", i, got[i], want[i])
+	hosts := map[string]bool{}
+	for name, text := range serviceTemplates {
+		data, err := render(text, ports)
+		if err != nil {
+			t.Fatal(err)
+		}
+		example, err := mesh.Files.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want := objects(data), objects(example)
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d objects, examples/mesh has %d", name, len(got), len(want))
+		}
+		for i := range got {
+			if got[i].Kind != want[i].Kind || got[i].Metadata != want[i].Metadata || !slices.Equal(got[i].Spec.Hosts, want[i].Spec.Hosts) {
+				t.Errorf("%s: object %d: %+v, examples/mesh has %+v", name, i, got[i], want[i])
+			}
+			for _, h := range got[i].Spec.Hosts {
+				hosts[h] = true
+			}
+		}
+		for _, port := range wantPorts[name] {
+			if !bytes.Contains(data, []byte(port)) {
+				t.Errorf("rendered %s lacks %q:\n%s", name, port, data)
+			}
 		}
 	}
-	for _, port := range []string{"number: 20001", "tcp-metaprotocol-dubbo: 20002", "tcp-metaprotocol-dubbo: 20003"} {
-		if !bytes.Contains(data, []byte(port)) {
-			t.Errorf("rendered service lacks %q:\n%s", port, data)
+	// The metrics are told apart by these hosts.
+	for h := range serviceHosts {
+		if !hosts[h] {
+			t.Errorf("serviceHosts names %s, which no service file has", h)
 		}
 	}
 }
@@ -105,21 +126,29 @@ func TestMeshFiles(t *testing.T) {
 	for _, f := range files {
 		names = append(names, filepath.Base(f))
 	}
-	if slices.Contains(names, meshServiceFile) || !slices.Contains(names, "greeter-metarouter.yaml") {
-		t.Errorf("mesh files %v", names)
+	for name := range serviceTemplates {
+		if slices.Contains(names, name) {
+			t.Errorf("mesh files %v include the replaced %s", names, name)
+		}
 	}
-	args := controlArgs(files, "/tmp/svc.yaml", "127.0.0.1:1")
-	if got := strings.Join(args, " "); !strings.Contains(got, "--config-dir /tmp/svc.yaml") || !strings.Contains(got, "--xds-address 127.0.0.1:1") {
+	for _, name := range metaRouterFiles {
+		if !slices.Contains(names, name) {
+			t.Errorf("mesh files %v lack %s", names, name)
+		}
+	}
+	args := controlArgs(files, []string{"/tmp/a.yaml", "/tmp/b.yaml"}, "127.0.0.1:1")
+	if got := strings.Join(args, " "); !strings.Contains(got, "--config-dir /tmp/a.yaml --config-dir /tmp/b.yaml") || !strings.Contains(got, "--xds-address 127.0.0.1:1") {
 		t.Errorf("control args %q", got)
 	}
-	// The MetaRouter routes the traffic mix expects.
-	router, err := os.ReadFile(filepath.Join(dir, "greeter-metarouter.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The MetaRouters have the routes the traffic mix expects, each protocol's its own.
+	routerOf := map[string]string{Dubbo: "greeter-metarouter.yaml", Thrift: "thrift-greeter-metarouter.yaml"}
 	for _, k := range trafficMix {
+		router, err := os.ReadFile(filepath.Join(dir, routerOf[k.protocol]))
+		if err != nil {
+			t.Fatal(err)
+		}
 		if !bytes.Contains(router, []byte("name: "+k.route+"\n")) {
-			t.Errorf("route %q of the traffic mix is not in greeter-metarouter.yaml", k.route)
+			t.Errorf("route %q of the traffic mix is not in %s", k.route, routerOf[k.protocol])
 		}
 	}
 }
@@ -144,14 +173,19 @@ func TestMeshOutsideTheRepository(t *testing.T) {
 }
 
 func TestPickPorts(t *testing.T) {
-	p, err := pickPorts(Ports{V1: 1234})
+	p, err := pickPorts(Ports{DubboV1: 1234})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.V1 != 1234 || p.Admin == 0 || p.Proxy == 0 || p.V2 == 0 || p.XDS == 0 {
+	if p.DubboV1 != 1234 {
 		t.Fatalf("pickPorts = %+v", p)
 	}
-	if _, err := pickPorts(Ports{Admin: 1, Proxy: 1, V1: 2, V2: 3, XDS: 4}); err == nil {
+	for _, port := range p.all() {
+		if *port == 0 {
+			t.Fatalf("pickPorts = %+v", p)
+		}
+	}
+	if _, err := pickPorts(Ports{Admin: 1, XDS: 1, Dubbo: 2, DubboV1: 3, DubboV2: 4, Thrift: 5, ThriftV1: 6, ThriftV2: 7}); err == nil {
 		t.Fatal("duplicate ports accepted")
 	}
 }
@@ -218,23 +252,35 @@ func TestRender(t *testing.T) {
 		elapsed: 3 * time.Second,
 		rate:    199.6,
 		servers: []string{"v1", "v2"},
-		kinds:   trafficMix,
+		kinds:   trafficMix[:4],
 		stats: []kindStats{
 			{sent: 40, byServer: map[string]int64{"v1": 40}},
 			{sent: 30, byServer: map[string]int64{"v2": 30}},
 			{sent: 30, errors: 10, byServer: map[string]int64{"v2": 20}, lastErr: "breeze: no route\nfor request"},
+			{sent: 10, byServer: map[string]int64{"v1": 9, "v2": 1}},
 		},
-		recent: []map[string]int64{{"v1": 4}, {}, {"v1": 1, "v2": 3}},
+		recent: []map[string]int64{{"v1": 4}, {}, {"v1": 1, "v2": 3}, {"v2": 2}},
 		proxy: samples{
-			{name: "breeze_route_requests_total", labels: map[string]string{"route": "default"}, value: 40},
+			{name: "breeze_route_requests_total", labels: map[string]string{"listener": "outbound|20880||org.apache.dubbo.sample.greeter", "route": "default"}, value: 40},
+			{name: "breeze_route_requests_total", labels: map[string]string{"listener": "outbound|9090||thrift.sample.greeter", "route": "canary"}, value: 10},
+			{name: "breeze_cluster_upstream_requests_total", labels: map[string]string{"cluster": "outbound|20880|v1|org.apache.dubbo.sample.greeter"}, value: 41},
+			{name: "breeze_cluster_upstream_requests_total", labels: map[string]string{"cluster": "outbound|9090|v1|thrift.sample.greeter"}, value: 9},
+			{name: "breeze_cluster_upstream_requests_total", labels: map[string]string{"cluster": "outbound|9090|v2|thrift.sample.greeter"}, value: 1},
+			{name: "breeze_cluster_upstream_requests_total", labels: map[string]string{"cluster": "static-one"}, value: 5},
+			{name: "breeze_cluster_upstream_requests_total", labels: map[string]string{"cluster": "xds"}, value: 0},
 			{name: "breeze_listener_local_replies_total", labels: map[string]string{"kind": "route_not_found"}, value: 10},
 		},
 	}
 	text := v.render()
-	for _, want := range []string{"200 requests/s", "from v1", "from v2", "default 40", "route_not_found 10", "breeze: no route for request", "v1 100%", "v1 25% · v2 75%"} {
+	for _, want := range []string{"200 requests/s", "from v1", "from v2", "route_not_found 10", "breeze: no route for request", "v1 100%", "v1 25% · v2 75%",
+		"dubbo    routes   default 40\n", "         subsets  v1 41\n", "thrift   routes   canary 10\n", "         subsets  v1 9 · v2 1\n",
+		"static-one routes   -\n", "         subsets  (all) 5\n"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("table lacks %q:\n%s", want, text)
 		}
+	}
+	if strings.Contains(text, "xds") {
+		t.Errorf("a cluster that carried no request is shown:\n%s", text)
 	}
 	totalLine := ""
 	for line := range strings.SplitSeq(text, "\n") {
@@ -242,56 +288,111 @@ func TestRender(t *testing.T) {
 			totalLine = line
 		}
 	}
-	if f := strings.Fields(totalLine); len(f) != 5 || f[1] != "100" || f[2] != "40" || f[3] != "50" || f[4] != "10" {
-		t.Errorf("total row %q, want sent 100, v1 40, v2 50, errors 10", totalLine)
+	if f := strings.Fields(totalLine); len(f) != 5 || f[1] != "110" || f[2] != "49" || f[3] != "51" || f[4] != "10" {
+		t.Errorf("total row %q, want sent 110, v1 49, v2 51, errors 10", totalLine)
 	}
 }
 
-// TestGreeterChild starts a Greeter server the way the demo does, as a child process of
-// the running binary (here the test binary, which links this package's init hook), calls
-// it, and stops it.
-func TestGreeterChild(t *testing.T) {
-	if err := greeter.SetLogging(io.Discard, "error"); err != nil {
-		t.Fatal(err)
+// TestChildArgs: the arguments the demo starts a child with name the hidden command and its
+// flags, and a child that cannot be served is refused before anything starts.
+func TestChildArgs(t *testing.T) {
+	c := Child{Protocol: Thrift, Name: "v2", Port: 9092}
+	if got := strings.Join(c.Args(), " "); got != "demo-child --protocol thrift --name v2 --port 9092" {
+		t.Errorf("Args = %q", got)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
+	if c.String() != "thrift greeter v2" {
+		t.Errorf("String = %q", c)
 	}
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), greeterChildEnv+"=child:"+strconv.Itoa(port))
-	p, err := startProcess(context.Background(), "greeter child", cmd, filepath.Join(t.TempDir(), "child.log"), greeterReadyLine, startTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			p.stop(io.Discard)
+	for _, bad := range []Child{{Protocol: "smtp", Name: "v1", Port: 1}, {Protocol: Dubbo, Port: 1}, {Protocol: Thrift, Name: "v1"}, {Protocol: Thrift, Name: "v1", Port: 70000}} {
+		err := RunChild(context.Background(), bad, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), ChildCommand) {
+			t.Errorf("RunChild(%+v) = %v, want a demo-child error", bad, err)
 		}
-	})
+	}
+	if got := children(Ports{DubboV1: 1, DubboV2: 2, ThriftV1: 3, ThriftV2: 4}); len(got) != 4 || got[2] != (Child{Protocol: Thrift, Name: "v1", Port: 3}) {
+		t.Errorf("children = %+v", got)
+	}
+}
 
-	c, err := greeter.Dial(greeter.ClientConfig{Address: "127.0.0.1:" + strconv.Itoa(port), Version: "2.0.0"})
-	if err != nil {
+// TestRunChild serves each protocol's Greeter the way a `breeze demo-child` process does,
+// calls it with the demo's own callers, and stops it by ending the context. (In process:
+// the breeze binary that runs it as a child is tested end to end in test/e2e.)
+func TestRunChild(t *testing.T) {
+	if err := dubbogreeter.SetLogging(io.Discard, "error"); err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.SayHello(context.Background(), "demo")
-	if err != nil || got != "hello demo from child" {
-		t.Fatalf("SayHello = %q, %v", got, err)
-	}
+	for _, protocol := range []string{Dubbo, Thrift} {
+		t.Run(protocol, func(t *testing.T) {
+			port, err := freePort()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			out := &syncBuffer{}
+			done := make(chan error, 1)
+			go func() { done <- RunChild(ctx, Child{Protocol: protocol, Name: "child", Port: port}, out) }()
+			stopped := false
+			stop := func() error {
+				stopped = true
+				cancel()
+				return <-done
+			}
+			t.Cleanup(func() {
+				if !stopped {
+					stop()
+				}
+			})
+			addr := "127.0.0.1:" + strconv.Itoa(port)
+			want := protocol + " greeter child ready on " + addr + "\n"
+			deadline := time.Now().Add(startTimeout)
+			for out.String() != want {
+				select {
+				case err := <-done:
+					t.Fatalf("RunChild returned %v before it was ready; printed %q", err, out)
+				case <-time.After(10 * time.Millisecond):
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("not ready after %s; printed %q, want %q", startTimeout, out, want)
+				}
+			}
 
-	var report bytes.Buffer
-	stopped = true
-	if err := p.stop(&report); err != nil {
-		t.Fatalf("stop: %v (%s)", err, report.String())
+			kinds := []requestKind{{protocol: protocol, method: "sayHello", iface: dubbogreeter.Interface, version: "2.0.0"}}
+			load, err := newTraffic(map[string]string{protocol: addr}, kinds)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer load.close()
+			load.call(context.Background(), 0)
+			if s := load.snapshot()[0]; s.sent != 1 || s.byServer["child"] != 1 {
+				t.Fatalf("a call to the child: %+v", s)
+			}
+			if err := stop(); err != nil {
+				t.Fatalf("stop: %v", err)
+			}
+			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				c.Close()
+				t.Errorf("%s still accepts connections after the child stopped", addr)
+			}
+		})
 	}
-	if !strings.Contains(report.String(), "stopping greeter child") || !strings.Contains(report.String(), "stopped") {
-		t.Errorf("stop report %q", report.String())
-	}
+}
+
+// syncBuffer is a bytes.Buffer that a child writes while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // TestStartProcessFailures: a child that exits before it is ready, or never gets ready, is
@@ -303,14 +404,14 @@ func TestStartProcessFailures(t *testing.T) {
 	}
 	dir := t.TempDir()
 
-	bad := exec.Command(self)
-	bad.Env = append(os.Environ(), greeterChildEnv+"=no-port")
-	_, err = startProcess(context.Background(), "bad child", bad, filepath.Join(dir, "bad.log"), greeterReadyLine, startTimeout)
+	// The test binary with a flag it does not know says so and exits 2.
+	bad := exec.Command(self, "-test.no-such-flag")
+	_, err = startProcess(context.Background(), "bad child", bad, filepath.Join(dir, "bad.log"), childReadyLine, startTimeout)
 	if err == nil || !strings.Contains(err.Error(), "exited during start") {
-		t.Fatalf("startProcess(bad spec) = %v, want an early-exit error", err)
+		t.Fatalf("startProcess(bad flag) = %v, want an early-exit error", err)
 	}
 	logText, _ := os.ReadFile(filepath.Join(dir, "bad.log"))
-	if !strings.Contains(string(logText), "want <name>:<port>") {
+	if !strings.Contains(string(logText), "no-such-flag") {
 		t.Errorf("child log %q lacks the child's error", logText)
 	}
 
@@ -319,5 +420,24 @@ func TestStartProcessFailures(t *testing.T) {
 	_, err = startProcess(context.Background(), "silent child", silent, filepath.Join(dir, "silent.log"), "never printed", startTimeout)
 	if err == nil {
 		t.Fatal("startProcess succeeded without the ready line")
+	}
+}
+
+// TestStopReport: stopping a child says so, and a child that exits on SIGTERM is stopped
+// cleanly.
+func TestStopReport(t *testing.T) {
+	cmd := exec.Command("sleep", "60")
+	p, err := startProcess(context.Background(), "sleeper", cmd, filepath.Join(t.TempDir(), "sleep.log"), "", startTimeout)
+	if err != nil {
+		t.Skipf("no sleep command: %v", err)
+	}
+	var report bytes.Buffer
+	err = p.stop(&report)
+	if !strings.Contains(report.String(), "stopping sleeper (pid") {
+		t.Errorf("stop report %q", report.String())
+	}
+	// sleep dies of SIGTERM rather than exiting: the report says so, with the log.
+	if err == nil || !strings.Contains(report.String(), "signal: terminated") {
+		t.Errorf("stop = %v, report %q", err, report.String())
 	}
 }

@@ -12,19 +12,40 @@ import (
 )
 
 // The control plane's configuration is examples/mesh, read where it lies when the demo runs
-// inside the repository, so that editing the MetaRouter there moves the demo's traffic.
-// Only the service file is the demo's own: its instances listen on the ports the demo
+// inside the repository, so that editing a MetaRouter there moves the demo's traffic.
+// Only the service files are the demo's own: its instances listen on the ports the demo
 // picked, not on the fixed ones of the example.
 
-// meshServiceFile is the file of examples/mesh that the demo replaces with its rendering of
-// serviceTemplate.
+// meshServiceFile is the Dubbo Greeter's service file, the one by which findMesh recognises
+// the repository's examples/mesh.
 const meshServiceFile = "greeter-service.yaml"
 
-// serviceTemplate is the Greeter's ServiceEntry and WorkloadEntries, with the ports left as
-// template fields.
-//
-//go:embed greeter-service.yaml.tmpl
-var serviceTemplate string
+// The ServiceEntries and WorkloadEntries of the Greeters, with the ports left as template
+// fields.
+var (
+	//go:embed greeter-service.yaml.tmpl
+	dubboServiceTemplate string
+	//go:embed thrift-greeter-service.yaml.tmpl
+	thriftServiceTemplate string
+)
+
+// serviceTemplates maps each service file of examples/mesh that the demo replaces to the
+// template of its replacement.
+var serviceTemplates = map[string]string{
+	meshServiceFile:               dubboServiceTemplate,
+	"thrift-greeter-service.yaml": thriftServiceTemplate,
+}
+
+// metaRouterFiles are the MetaRouters of examples/mesh that the demo's traffic exercises
+// and a user edits while it runs.
+var metaRouterFiles = []string{"greeter-metarouter.yaml", "thrift-greeter-metarouter.yaml"}
+
+// serviceHosts maps the hosts of the demo's services to their protocols, to tell apart
+// the proxy's listeners and clusters in its metrics.
+var serviceHosts = map[string]string{
+	"org.apache.dubbo.sample.greeter": Dubbo,
+	"thrift.sample.greeter":           Thrift,
+}
 
 // repoMesh is where the mesh configuration sits in the repository.
 var repoMesh = filepath.Join("examples", "mesh")
@@ -58,7 +79,7 @@ func findMesh(requested, workDir string) (dir string, live bool, err error) {
 }
 
 // meshFiles lists the configuration files of dir for the control plane: every YAML file
-// but the service file.
+// but the service files the demo replaces.
 func meshFiles(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -67,7 +88,7 @@ func meshFiles(dir string) ([]string, error) {
 	var out []string
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || strings.HasPrefix(name, ".") || name == meshServiceFile {
+		if _, replaced := serviceTemplates[name]; e.IsDir() || strings.HasPrefix(name, ".") || replaced {
 			continue
 		}
 		if ext := filepath.Ext(name); ext == ".yaml" || ext == ".yml" {
@@ -82,10 +103,10 @@ func meshFiles(dir string) ([]string, error) {
 }
 
 // controlArgs are the arguments of `breeze control`: every mesh file and the demo's service
-// file, and where to serve xDS.
-func controlArgs(files []string, serviceFile, xdsAddr string) []string {
+// files, and where to serve xDS.
+func controlArgs(files, serviceFiles []string, xdsAddr string) []string {
 	args := []string{"control", "--xds-address", xdsAddr, "--log-level", "warn"}
-	for _, f := range append(slices.Clone(files), serviceFile) {
+	for _, f := range slices.Concat(files, serviceFiles) {
 		args = append(args, "--config-dir", f)
 	}
 	return args

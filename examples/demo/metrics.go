@@ -149,6 +149,35 @@ func (m samples) byLabel(name, label string) map[string]float64 {
 	return out
 }
 
+// byProtocol totals the series of name by protocol and then by the value of label (by the
+// subset, when label is ""). The protocol and the subset come from the Istio-style name in
+// the label nameLabel: "outbound|<port>|<subset>|<host>" — a listener's or a cluster's —
+// whose host is one of the demo's services (serviceHosts); a name that is not one of
+// those counts under itself.
+func (m samples) byProtocol(name, nameLabel, label string) map[string]map[string]float64 {
+	out := map[string]map[string]float64{}
+	for _, s := range m {
+		if s.name != name {
+			continue
+		}
+		protocol, subset := s.labels[nameLabel], ""
+		if parts := strings.Split(protocol, "|"); len(parts) == 4 && serviceHosts[parts[3]] != "" {
+			protocol, subset = serviceHosts[parts[3]], parts[2]
+		}
+		key := subset
+		if label != "" {
+			key = s.labels[label]
+		} else if key == "" {
+			key = "(all)"
+		}
+		if out[protocol] == nil {
+			out[protocol] = map[string]float64{}
+		}
+		out[protocol][key] += s.value
+	}
+	return out
+}
+
 func hasLabels(labels, match map[string]string) bool {
 	for k, v := range match {
 		if labels[k] != v {

@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -73,8 +74,12 @@ func (v view) render() string {
 	} else {
 		fmt.Fprintf(&buf, "  requests  %.0f, decode errors %.0f\n",
 			v.proxy.sum("breeze_listener_requests_total", nil), v.proxy.sum("breeze_listener_decode_errors_total", nil))
-		fmt.Fprintf(&buf, "  routes    %s\n", formatCounts(v.proxy.byLabel("breeze_route_requests_total", "route")))
-		fmt.Fprintf(&buf, "  clusters  %s\n", formatCounts(v.proxy.byLabel("breeze_cluster_upstream_requests_total", "cluster")))
+		routes := v.proxy.byProtocol("breeze_route_requests_total", "listener", "route")
+		subsets := v.proxy.byProtocol("breeze_cluster_upstream_requests_total", "cluster", "")
+		for _, p := range protocolsOf(v.kinds, routes, subsets) {
+			fmt.Fprintf(&buf, "  %-8s routes   %s\n", p, formatCounts(routes[p]))
+			fmt.Fprintf(&buf, "  %-8s subsets  %s\n", "", formatCounts(subsets[p]))
+		}
 		fmt.Fprintf(&buf, "  answered by the proxy itself  %s\n", formatCounts(v.proxy.byLabel("breeze_listener_local_replies_total", "kind")))
 	}
 	if lastErr != "" {
@@ -82,6 +87,28 @@ func (v view) render() string {
 		fmt.Fprintf(&buf, "\nlast error  %s\n", truncate(lastErr, 100))
 	}
 	return buf.String()
+}
+
+// protocolsOf lists the protocols of the traffic mix, in its order, then any other the
+// proxy counted requests of, sorted (not the control plane's cluster, which carries no
+// requests).
+func protocolsOf(kinds []requestKind, counted ...map[string]map[string]float64) []string {
+	var out []string
+	for _, k := range kinds {
+		if !slices.Contains(out, k.protocol) {
+			out = append(out, k.protocol)
+		}
+	}
+	var others []string
+	for _, m := range counted {
+		for p, counts := range m {
+			if !slices.Contains(out, p) && !slices.Contains(others, p) && formatCounts(counts) != "-" {
+				others = append(others, p)
+			}
+		}
+	}
+	sort.Strings(others)
+	return append(out, others...)
 }
 
 // now renders where kind i's calls went over the last interval, as shares per server:

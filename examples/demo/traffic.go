@@ -2,30 +2,47 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/breeze-mesh/breeze/examples/dubbo/greeter"
+	dubbogreeter "github.com/breeze-mesh/breeze/examples/dubbo/greeter"
+	thriftgreeter "github.com/breeze-mesh/breeze/examples/thrift/greeter"
 )
 
 // requestKind is one kind of call in the demo's traffic mix.
 type requestKind struct {
+	// protocol is Dubbo or Thrift: which service, and which of the proxy's listeners, the
+	// call goes to.
+	protocol string
 	// label names the row in the table.
 	label string
-	// iface, method and version are what the call carries; the proxy routes on them.
-	iface, method, version string
-	// route is the route the bootstrap should match ("" when none should).
+	// method is the method called. version (Dubbo: the service version, with interface)
+	// and headers (Thrift: THeader headers) are what else the call carries; the proxy
+	// routes on them.
+	method, iface, version string
+	headers                map[string]string
+	// route is the route of the MetaRouter the call should match.
 	route string
 	// weight is the kind's share of the traffic.
 	weight int
 }
 
-// trafficMix exercises each route of examples/mesh/greeter-metarouter.yaml.
+// trafficMix exercises each route of examples/mesh/greeter-metarouter.yaml (Dubbo) and
+// examples/mesh/thrift-greeter-metarouter.yaml (Thrift).
 var trafficMix = []requestKind{
-	{label: "sayHello  version 1.0.0", iface: greeter.Interface, method: greeter.MethodSayHello, version: "1.0.0", route: "default", weight: 4},
-	{label: "sayHello  version 2.0.0", iface: greeter.Interface, method: greeter.MethodSayHello, version: "2.0.0", route: "v2-callers", weight: 3},
-	{label: "sayHi     version 1.0.0", iface: greeter.Interface, method: greeter.MethodSayHi, version: "1.0.0", route: "say-hi", weight: 3},
+	{protocol: Dubbo, label: "dubbo   sayHello  version 1.0.0", iface: dubbogreeter.Interface, method: dubbogreeter.MethodSayHello, version: "1.0.0", route: "default", weight: 4},
+	{protocol: Dubbo, label: "dubbo   sayHello  version 2.0.0", iface: dubbogreeter.Interface, method: dubbogreeter.MethodSayHello, version: "2.0.0", route: "v2-callers", weight: 3},
+	{protocol: Dubbo, label: "dubbo   sayHi     version 1.0.0", iface: dubbogreeter.Interface, method: dubbogreeter.MethodSayHi, version: "1.0.0", route: "say-hi", weight: 3},
+	{protocol: Thrift, label: "thrift  sayHello", method: thriftgreeter.SayHello, route: "canary", weight: 4},
+	{protocol: Thrift, label: "thrift  sayHello  x-tester: beta", method: thriftgreeter.SayHello, headers: map[string]string{"x-tester": "beta"}, route: "beta", weight: 3},
+	{protocol: Thrift, label: "thrift  sayHi", method: thriftgreeter.SayHi, route: "say-hi", weight: 3},
+}
+
+// caller makes one kind of call and returns the reply's text.
+type caller interface {
+	call(ctx context.Context) (string, error)
 }
 
 // kindStats counts what happened to one kind of call.
@@ -39,7 +56,7 @@ type kindStats struct {
 // traffic sends the mix to the proxy and counts the outcomes.
 type traffic struct {
 	kinds   []requestKind
-	clients []*greeter.Client // one per kind: dubbo-go binds version and interface per client
+	callers []caller // one per kind: dubbo-go binds version and interface per client
 
 	mu    sync.Mutex
 	stats []kindStats
@@ -49,17 +66,92 @@ type traffic struct {
 // server hangs, which the demo's servers do not.
 const callTimeout = 3 * time.Second
 
-func newTraffic(proxyAddr string, kinds []requestKind) (*traffic, error) {
+// newTraffic connects a client per kind to the proxy's listener for its protocol
+// (listeners maps protocol to address).
+func newTraffic(listeners map[string]string, kinds []requestKind) (*traffic, error) {
 	t := &traffic{kinds: kinds, stats: make([]kindStats, len(kinds))}
 	for i, k := range kinds {
-		c, err := greeter.Dial(greeter.ClientConfig{Address: proxyAddr, Interface: k.iface, Version: k.version, Timeout: callTimeout})
-		if err != nil {
-			return nil, err
+		var c caller
+		switch k.protocol {
+		case Dubbo:
+			client, err := dubbogreeter.Dial(dubbogreeter.ClientConfig{Address: listeners[Dubbo], Interface: k.iface, Version: k.version, Timeout: callTimeout})
+			if err != nil {
+				return nil, err
+			}
+			c = &dubboCaller{client: client, method: k.method}
+		case Thrift:
+			c = &thriftCaller{address: listeners[Thrift], method: k.method, headers: k.headers}
+		default:
+			return nil, errors.New("unknown protocol " + k.protocol)
 		}
-		t.clients = append(t.clients, c)
+		t.callers = append(t.callers, c)
 		t.stats[i].byServer = map[string]int64{}
 	}
 	return t, nil
+}
+
+// close closes the Thrift clients' connections (dubbo-go's clients have no Close).
+func (t *traffic) close() {
+	for _, c := range t.callers {
+		if tc, ok := c.(*thriftCaller); ok {
+			tc.close()
+		}
+	}
+}
+
+// dubboCaller calls the Dubbo Greeter with dubbo-go.
+type dubboCaller struct {
+	client *dubbogreeter.Client
+	method string
+}
+
+func (c *dubboCaller) call(ctx context.Context) (string, error) {
+	var reply string
+	err := c.client.Call(ctx, c.method, []any{"demo"}, &reply)
+	return reply, err
+}
+
+// thriftCaller calls the Thrift Greeter with Apache Thrift, over THeader so that its
+// headers reach the proxy. One connection, calls taking turns; after a failed call it dials
+// again on the next one (the library's client gives up a connection after a transport
+// error).
+type thriftCaller struct {
+	address string
+	method  string
+	headers map[string]string
+
+	mu     sync.Mutex
+	client *thriftgreeter.Client
+}
+
+func (c *thriftCaller) call(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.client == nil {
+		client, err := thriftgreeter.Dial(thriftgreeter.ClientConfig{Address: c.address,
+			Transport: thriftgreeter.THeader, Protocol: thriftgreeter.Binary, Timeout: callTimeout})
+		if err != nil {
+			return "", err
+		}
+		c.client = client
+	}
+	reply, err := c.client.Call(ctx, c.method, "demo", c.headers)
+	if err != nil {
+		// The connection may be fine (an exception reply) or not; a new one is cheap and
+		// certain.
+		c.client.Close()
+		c.client = nil
+	}
+	return reply, err
+}
+
+func (c *thriftCaller) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.client != nil {
+		c.client.Close()
+		c.client = nil
+	}
 }
 
 // run sends about rate calls per second, from workers goroutines, until ctx ends.
@@ -112,9 +204,7 @@ func weightedSchedule(kinds []requestKind) []int {
 
 // call makes one call of kind i and records its outcome.
 func (t *traffic) call(ctx context.Context, i int) {
-	k := t.kinds[i]
-	var reply string
-	err := t.clients[i].Call(ctx, k.method, []any{"demo"}, &reply)
+	reply, err := t.callers[i].call(ctx)
 	if ctx.Err() != nil {
 		return // interrupted by shutdown: not an outcome worth counting
 	}

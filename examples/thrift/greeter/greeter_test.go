@@ -96,3 +96,22 @@ func TestBadConfig(t *testing.T) {
 		t.Error("Dial to a closed port succeeded")
 	}
 }
+
+// TestCloseWithIdleClient: Close closes a connection a client keeps open, rather than wait
+// for the client to hang up (the library's Stop would), and the client sees it closed.
+func TestCloseWithIdleClient(t *testing.T) {
+	srv, err := Start(ServerConfig{Name: "v1", Address: "127.0.0.1:0", Transport: THeader, Protocol: Binary})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, srv.Addr(), THeader, Binary)
+	if _, err := c.SayHello(context.Background(), "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if _, err := c.SayHello(context.Background(), "ann"); err == nil {
+		t.Error("a call on the closed server's connection succeeded")
+	}
+}

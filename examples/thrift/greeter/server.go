@@ -25,6 +25,7 @@ type ServerConfig struct {
 type Server struct {
 	srv    *thrift.TSimpleServer
 	socket *thrift.TServerSocket
+	conns  *connTracker
 	done   chan struct{}
 }
 
@@ -46,14 +47,15 @@ func Start(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("greeter server: %w", err)
 	}
-	srv := thrift.NewTSimpleServer4(&processor{name: cfg.Name}, socket, tf, pf)
+	conns := &connTracker{TServerTransport: socket, open: map[*trackedConn]struct{}{}}
+	srv := thrift.NewTSimpleServer4(&processor{name: cfg.Name}, conns, tf, pf)
 	// Serve would set it; AcceptLoop (used so that Start returns once listening) logs a
 	// connection's error through it.
 	srv.SetLogContext(context.Background())
 	if err := srv.Listen(); err != nil {
 		return nil, fmt.Errorf("greeter server: %w", err)
 	}
-	s := &Server{srv: srv, socket: socket, done: make(chan struct{})}
+	s := &Server{srv: srv, socket: socket, conns: conns, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		_ = srv.AcceptLoop()
@@ -69,9 +71,65 @@ func (s *Server) Port() int { return s.socket.Addr().(*net.TCPAddr).Port }
 
 // Close stops accepting, closes every connection and waits for the server to end.
 func (s *Server) Close() error {
-	err := s.srv.Stop()
+	// The library's Stop waits for every client to hang up (thrift.ServerStopTimeout, a
+	// process-wide setting, is off by default), so the connections are closed here while
+	// it waits: an idle client must not hold the server open.
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.srv.Stop() }()
+	s.conns.closeAll()
+	err := <-stopped
 	<-s.done
 	return err
+}
+
+// connTracker is the server's listening socket, remembering the connections it accepted
+// until they close, so that Close can close those still open.
+type connTracker struct {
+	thrift.TServerTransport
+	mu     sync.Mutex
+	open   map[*trackedConn]struct{}
+	closed bool
+}
+
+func (t *connTracker) Accept() (thrift.TTransport, error) {
+	c, err := t.TServerTransport.Accept()
+	if err != nil {
+		return c, err
+	}
+	tc := &trackedConn{TTransport: c, tracker: t}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		c.Close() // accepted while closing: the server will not serve it
+		return tc, nil
+	}
+	t.open[tc] = struct{}{}
+	return tc, nil
+}
+
+// closeAll closes the open connections and every one accepted from now on.
+func (t *connTracker) closeAll() {
+	t.mu.Lock()
+	t.closed = true
+	open := t.open
+	t.open = nil
+	t.mu.Unlock()
+	for c := range open {
+		c.TTransport.Close()
+	}
+}
+
+// trackedConn is an accepted connection, forgotten by its tracker once closed.
+type trackedConn struct {
+	thrift.TTransport
+	tracker *connTracker
+}
+
+func (c *trackedConn) Close() error {
+	c.tracker.mu.Lock()
+	delete(c.tracker.open, c)
+	c.tracker.mu.Unlock()
+	return c.TTransport.Close()
 }
 
 // processor answers the Greeter's methods. It reads every request itself (the library's
