@@ -30,7 +30,8 @@ func Build(objs []*config.Object, opts Options) *Model {
 			routersByHost:  map[string][]*Router{},
 			policiesByHost: map[string][]*Policy{},
 		},
-		opts: opts,
+		opts:  opts,
+		hosts: map[string][]*hostEntry{},
 	}
 	byKind := map[string][]*config.Object{}
 	for _, obj := range objs {
@@ -53,6 +54,8 @@ type builder struct {
 	m        *Model
 	opts     Options
 	problems config.Problems
+	// hosts indexes every accepted ServiceEntry host, meta-protocol or not.
+	hosts map[string][]*hostEntry
 }
 
 // accept checks obj with check, which adds the object to the model only when it returns

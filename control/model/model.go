@@ -217,8 +217,11 @@ type GlobalRateLimit struct {
 	Domain         string
 	RequestTimeout Duration
 	DenyOnFail     bool
-	// Cluster is the rate-limit service's cluster name.
-	Cluster     string
+	// RateLimitService is the service as the MetaRouter names it: a cluster
+	// ("outbound|8081||ratelimit.ns.svc.cluster.local"), a host, host:port or an address.
+	RateLimitService string
+	// Address is where proxies call it, host:port, resolved through the ServiceEntries.
+	Address     string
 	Descriptors []Descriptor
 }
 

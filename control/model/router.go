@@ -90,17 +90,8 @@ func (b *builder) metaRouter(obj *config.Object, r config.Reporter) (*Router, bo
 			rt.Uses = append(rt.Uses, FeatureUse{FeatureMirror, r.At(config.Field(field, "mirror"))})
 		}
 	}
-	if spec.LocalRateLimit != nil {
-		var rlOK bool
-		rt.LocalRateLimit, rlOK = localRateLimit(spec.LocalRateLimit, "spec.localRateLimit", r)
-		ok = ok && rlOK
-		rt.Uses = append(rt.Uses, FeatureUse{FeatureLocalRateLimit, r.At("spec.localRateLimit")})
-	}
-	if spec.GlobalRateLimit != nil {
-		var rlOK bool
-		rt.GlobalRateLimit, rlOK = globalRateLimit(spec.GlobalRateLimit, "spec.globalRateLimit", r)
-		ok = ok && rlOK
-		rt.Uses = append(rt.Uses, FeatureUse{FeatureGlobalRateLimit, r.At("spec.globalRateLimit")})
+	if !b.rateLimits(spec, rt, r) {
+		ok = false
 	}
 	return rt, ok
 }
@@ -349,102 +340,6 @@ func mutation(kvs []*aerakiv1alpha1.KeyValue, field string, r config.Reporter) (
 		default:
 			out = append(out, KeyValue{Key: kv.Key, Value: kv.Value})
 		}
-	}
-	return out, ok
-}
-
-func localRateLimit(l *aerakiv1alpha1.LocalRateLimit, field string, r config.Reporter) (*LocalRateLimit, bool) {
-	ok := true
-	out := &LocalRateLimit{}
-	if l.TokenBucket == nil && len(l.Conditions) == 0 {
-		r.Errorf(field, "set tokenBucket, conditions or both", "the rate limit sets no bucket")
-		return nil, false
-	}
-	if l.TokenBucket != nil {
-		tb, tbOK := tokenBucket(l.TokenBucket, config.Field(field, "tokenBucket"), r)
-		ok = ok && tbOK
-		out.Default = &tb
-	}
-	for i, c := range l.Conditions {
-		cf := config.Index(config.Field(field, "conditions"), i)
-		if c == nil || c.Match == nil || len(c.Match.Attributes) == 0 {
-			r.Errorf(config.Field(cf, "match"), "the default bucket is tokenBucket", "a condition needs a match")
-			ok = false
-			continue
-		}
-		m, mOK := matches(c.Match, config.Field(cf, "match"), r)
-		ok = ok && mOK
-		if c.TokenBucket == nil {
-			r.Errorf(config.Field(cf, "tokenBucket"), "", "required")
-			ok = false
-			continue
-		}
-		tb, tbOK := tokenBucket(c.TokenBucket, config.Field(cf, "tokenBucket"), r)
-		ok = ok && tbOK
-		out.Conditions = append(out.Conditions, RateLimitCondition{Match: m, Bucket: tb})
-	}
-	return out, ok
-}
-
-func tokenBucket(tb *aerakiv1alpha1.TokenBucket, field string, r config.Reporter) (TokenBucket, bool) {
-	ok := true
-	out := TokenBucket{MaxTokens: tb.MaxTokens, TokensPerFill: 1}
-	if tb.MaxTokens == 0 {
-		r.Errorf(config.Field(field, "maxTokens"), "", "must be at least 1")
-		ok = false
-	}
-	if tb.TokensPerFill != nil {
-		if *tb.TokensPerFill == 0 {
-			r.Errorf(config.Field(field, "tokensPerFill"), "", "must be at least 1")
-			ok = false
-		}
-		out.TokensPerFill = *tb.TokensPerFill
-	}
-	if tb.FillInterval == nil || tb.FillInterval.Duration <= 0 {
-		r.Errorf(config.Field(field, "fillInterval"), "for example 1s", "a positive duration is required")
-		ok = false
-	} else {
-		out.FillInterval = Duration(tb.FillInterval.Duration)
-	}
-	return out, ok
-}
-
-func globalRateLimit(g *aerakiv1alpha1.GlobalRateLimit, field string, r config.Reporter) (*GlobalRateLimit, bool) {
-	ok := true
-	out := &GlobalRateLimit{Domain: g.Domain, DenyOnFail: g.DenyOnFail, Cluster: g.RateLimitService}
-	if g.Match != nil {
-		var mOK bool
-		out.Match, mOK = matches(g.Match, config.Field(field, "match"), r)
-		ok = ok && mOK
-	}
-	if g.Domain == "" {
-		r.Errorf(config.Field(field, "domain"), "the domain of the rate-limit service's configuration", "required")
-		ok = false
-	}
-	if g.RateLimitService == "" {
-		r.Errorf(config.Field(field, "rateLimitService"), "the service's cluster, e.g. outbound|8081||ratelimit.ns.svc.cluster.local", "required")
-		ok = false
-	}
-	if g.RequestTimeout != nil {
-		out.RequestTimeout = Duration(g.RequestTimeout.Duration)
-	}
-	if len(g.Descriptors) == 0 {
-		r.Errorf(config.Field(field, "descriptors"), "", "at least one descriptor is required")
-		ok = false
-	}
-	for i, d := range g.Descriptors {
-		df := config.Index(config.Field(field, "descriptors"), i)
-		if d == nil || d.Property == "" {
-			r.Errorf(config.Field(df, "property"), "", "required")
-			ok = false
-			continue
-		}
-		if d.DescriptorKey == "" {
-			r.Errorf(config.Field(df, "descriptorKey"), "", "required")
-			ok = false
-			continue
-		}
-		out.Descriptors = append(out.Descriptors, Descriptor{Property: d.Property, Key: d.DescriptorKey})
 	}
 	return out, ok
 }

@@ -85,6 +85,7 @@ func (b *builder) buildServices(objs []*config.Object) {
 				b.m.Services = append(b.m.Services, svc)
 				b.m.servicesByHost[svc.Host] = append(b.m.servicesByHost[svc.Host], svc)
 			}
+			b.addHosts(obj)
 			return true
 		})
 	}

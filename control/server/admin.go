@@ -31,6 +31,7 @@ func (s *Server) Handler() http.Handler {
 		}{
 			{"breeze_control_rebuilds_total", "counter", "Model rebuilds after configuration changes.", st.Rebuilds},
 			{"breeze_control_nacks_total", "counter", "xDS responses proxies refused.", st.NACKs},
+			{"breeze_control_nack_resends_withheld_total", "counter", "xDS responses not sent because they would repeat a version the proxy refused.", st.NACKWithheld},
 			{"breeze_control_rejected_nodes_total", "counter", "xDS streams refused for an invalid node.", st.RejectedNodes},
 			{"breeze_control_inconsistent_snapshots_total", "counter", "Snapshots not sent because translation produced inconsistent resources.", st.Inconsistent},
 			{"breeze_control_config_errors", "gauge", "Errors in the current configuration.", st.ConfigErrors},

@@ -37,7 +37,8 @@ func (c callbacks) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) 
 		return err
 	}
 	if req.GetErrorDetail() != nil {
-		c.s.nack(key, req.GetTypeUrl(), req.GetResponseNonce(), req.GetVersionInfo(), req.GetErrorDetail().GetMessage())
+		rejected := c.s.nack(key, req.GetTypeUrl(), req.GetResponseNonce(), req.GetVersionInfo(), req.GetErrorDetail().GetMessage())
+		c.s.reject(key, req.GetTypeUrl(), rejected)
 	}
 	return nil
 }
@@ -48,7 +49,7 @@ func (c callbacks) OnStreamDeltaRequest(id int64, req *discoveryv3.DeltaDiscover
 		return err
 	}
 	if req.GetErrorDetail() != nil {
-		c.s.nack(key, req.GetTypeUrl(), req.GetResponseNonce(), "", req.GetErrorDetail().GetMessage())
+		_ = c.s.nack(key, req.GetTypeUrl(), req.GetResponseNonce(), "", req.GetErrorDetail().GetMessage())
 	}
 	return nil
 }
@@ -115,9 +116,10 @@ func (s *Server) sent(key streamKey, nonce, version string) {
 	st.sent[nonce] = version
 }
 
-// nack logs and counts a proxy's refusal of a response. The proxy keeps its previous
-// configuration for that type; the next change is sent as usual.
-func (s *Server) nack(key streamKey, typeURL, nonce, acceptedVersion, reason string) {
+// nack logs and counts a proxy's refusal of a response, and returns the refused version
+// ("" when unknown). The proxy keeps its previous configuration for that type; the next
+// change is sent as usual.
+func (s *Server) nack(key streamKey, typeURL, nonce, acceptedVersion, reason string) string {
 	s.stats.nacks.Add(1)
 	s.mu.Lock()
 	node, rejected := "", ""
@@ -130,6 +132,22 @@ func (s *Server) nack(key streamKey, typeURL, nonce, acceptedVersion, reason str
 	s.mu.Unlock()
 	s.log.Warn("proxy rejected configuration (NACK)", "node", node, "type", shortType(typeURL),
 		"rejected_version", rejected, "kept_version", acceptedVersion, "nonce", nonce, "reason", reason)
+	return rejected
+}
+
+// reject records the version of a type a proxy refused on a state-of-the-world stream, for
+// nackGuard.
+func (s *Server) reject(key streamKey, typeURL, version string) {
+	if version == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.streams[key]; st != nil {
+		if n := s.nodes[st.node]; n != nil {
+			n.rejected[typeURL] = version
+		}
+	}
 }
 
 // shortType is the last element of a type URL: "Listener", "RouteConfiguration".

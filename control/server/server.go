@@ -7,7 +7,7 @@
 // proxy's snapshot from it, so that what a proxy receives is always consistent. Versions are
 // content hashes, so a change that touches only one route table sends only that type, to
 // only the proxies whose tables changed. A proxy that refuses a response (NACK) is logged
-// with its reason and counted.
+// with its reason and counted, and is not sent the refused content again (nackGuard).
 package server
 
 import (
@@ -97,6 +97,9 @@ type nodeState struct {
 	// versions are the type versions of the proxy's current snapshot.
 	versions map[string]string
 	lastNACK string
+	// rejected maps a type URL to the version the proxy last refused over a
+	// state-of-the-world stream; see nackGuard.
+	rejected map[string]string
 }
 
 // streamKey identifies a stream: state-of-the-world and delta streams are numbered apart.
@@ -136,7 +139,7 @@ func New(opts Options) *Server {
 	if opts.Features != nil {
 		s.features = *opts.Features
 	}
-	s.cache = cachev3.NewSnapshotCache(true, cachev3.IDHash{}, cacheLogger{s.log})
+	s.cache = nackGuard{SnapshotCache: cachev3.NewSnapshotCache(true, cachev3.IDHash{}, cacheLogger{s.log}), s: s}
 	s.xds = serverv3.NewServer(context.Background(), s.cache, callbacks{s})
 	return s
 }
@@ -355,7 +358,7 @@ func (s *Server) connect(streamID streamKey, proxy *model.Proxy) {
 	st.node = proxy.ID
 	n := s.nodes[proxy.ID]
 	if n == nil {
-		n = &nodeState{proxy: proxy}
+		n = &nodeState{proxy: proxy, rejected: map[string]string{}}
 		s.nodes[proxy.ID] = n
 		s.log.Info("proxy connected", "node", proxy.ID, "namespace", proxy.Namespace, "workload", proxy.Workload,
 			"labels", proxy.Labels, "inbound_ports", proxy.InboundPorts, "version", proxy.Version)
@@ -432,16 +435,19 @@ func (s *Server) Nodes() []NodeStatus {
 
 // Stats are the server's counters.
 type Stats struct {
-	Rebuilds       int64
-	NACKs          int64
-	RejectedNodes  int64
-	Inconsistent   int64
+	Rebuilds      int64
+	NACKs         int64
+	RejectedNodes int64
+	Inconsistent  int64
+	// NACKWithheld counts responses not sent because they would repeat a version the
+	// proxy refused.
+	NACKWithheld   int64
 	ConfigErrors   int64
 	ConnectedNodes int
 }
 
 type counters struct {
-	rebuilds, nacks, rejectedNodes, inconsistent, configErrors atomic.Int64
+	rebuilds, nacks, rejectedNodes, inconsistent, configErrors, withheld atomic.Int64
 }
 
 // Stats returns the counters.
@@ -454,6 +460,7 @@ func (s *Server) Stats() Stats {
 		NACKs:          s.stats.nacks.Load(),
 		RejectedNodes:  s.stats.rejectedNodes.Load(),
 		Inconsistent:   s.stats.inconsistent.Load(),
+		NACKWithheld:   s.stats.withheld.Load(),
 		ConfigErrors:   s.stats.configErrors.Load(),
 		ConnectedNodes: nodes,
 	}

@@ -365,3 +365,87 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
+// TestNACKedVersionIsNotResent: a proxy that refuses the listeners is not sent the same
+// listeners again (go-control-plane alone would answer its NACK with them at once); an
+// unrelated change sends only what changed, and a change to the listeners sends them.
+func TestNACKedVersionIsNotResent(t *testing.T) {
+	ts := startServer(t, map[string]string{"greeter.yaml": greeterService})
+	var mu sync.Mutex
+	listenerResponses := 0
+	c := dialADS(t, ts.addr, newNode("picky", map[string]any{"namespace": "dubbo"}), func(r *discoveryv3.DiscoveryResponse) string {
+		if r.GetTypeUrl() != translate.ListenerType {
+			return ""
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		listenerResponses++
+		if listenerResponses == 1 {
+			return "listener outbound|20880||greeter: refused by the test"
+		}
+		return ""
+	})
+	// Clusters, load assignments and the refused listeners; no routes, since the proxy asks
+	// for routes only once it has listeners.
+	for seen := map[string]bool{}; len(seen) < 3; {
+		seen[c.next().GetTypeUrl()] = true
+	}
+	waitFor(t, "the NACK's resend to be withheld", func() bool { return ts.Stats().NACKWithheld == 1 })
+	refused := ts.Nodes()[0].Versions[translate.ListenerType]
+
+	// An endpoint change: the next response is the load assignments, not the listeners.
+	writeFile(t, ts.dir, "greeter.yaml", strings.Replace(greeterService, "20882", "20883", 1))
+	if resp := c.next(); resp.GetTypeUrl() != translate.LoadAssignmentType {
+		t.Fatalf("after a NACK and an endpoint change the next response is %s (version %s), want only %s",
+			resp.GetTypeUrl(), resp.GetVersionInfo(), translate.LoadAssignmentType)
+	}
+
+	// New listener content is sent, and accepted.
+	writeFile(t, ts.dir, "orders.yaml", strings.NewReplacer("greeter", "orders", "20880", "20990").Replace(greeterService))
+	for {
+		resp := c.next()
+		if resp.GetTypeUrl() != translate.ListenerType {
+			continue
+		}
+		if resp.GetVersionInfo() == refused {
+			t.Fatalf("the refused listener version %s was sent again", refused)
+		}
+		break
+	}
+	waitFor(t, "the new listeners", func() bool { return len(c.resources(translate.ListenerType)) == 2 })
+	mu.Lock()
+	defer mu.Unlock()
+	if listenerResponses != 2 {
+		t.Errorf("listener responses = %d, want 2 (the refused one, then the changed one)", listenerResponses)
+	}
+	if !strings.Contains(ts.logs.String(), "not resending the configuration the proxy rejected") {
+		t.Errorf("the withheld resend is not logged:\n%s", ts.logs.String())
+	}
+}
+
+// TestNACKedVersionIsSentOnReconnect: a new stream of a proxy that refused a version gets
+// it again (the proxy may have been fixed or upgraded in between).
+func TestNACKedVersionIsSentOnReconnect(t *testing.T) {
+	ts := startServer(t, map[string]string{"greeter.yaml": greeterService})
+	node := newNode("picky", map[string]any{"namespace": "dubbo"})
+	first := dialADS(t, ts.addr, node, func(r *discoveryv3.DiscoveryResponse) string {
+		if r.GetTypeUrl() == translate.ListenerType {
+			return "refused by the test"
+		}
+		return ""
+	})
+	for seen := map[string]bool{}; len(seen) < 3; {
+		seen[first.next().GetTypeUrl()] = true
+	}
+	waitFor(t, "the NACK's resend to be withheld", func() bool { return ts.Stats().NACKWithheld == 1 })
+	refused := ts.Nodes()[0].Versions[translate.ListenerType]
+
+	second := dialADS(t, ts.addr, node, nil)
+	second.syncAll()
+	if got := ts.Nodes()[0].Versions[translate.ListenerType]; got != refused {
+		t.Fatalf("the listener version changed from %s to %s", refused, got)
+	}
+	if len(second.resources(translate.ListenerType)) != 1 {
+		t.Errorf("the new stream did not get the listeners: %v", second.resources(translate.ListenerType))
+	}
+}

@@ -19,17 +19,24 @@ type Features struct {
 	OutlierDetection bool
 	// CircuitBreakers sends DestinationRule connectionPool limits as Cluster.circuit_breakers.
 	CircuitBreakers bool
+	// LocalRateLimit sends MetaRouter localRateLimit as a local_ratelimit filter on the
+	// service's inbound listeners.
+	LocalRateLimit bool
+	// GlobalRateLimit sends MetaRouter globalRateLimit as a global_ratelimit filter on the
+	// service's inbound listeners.
+	GlobalRateLimit bool
 }
 
 // ProxyFeatures is what `breeze proxy` implements today. Turn a feature on here when the
 // proxy gains it (and its conversion in proxy/config accepts the field).
-var ProxyFeatures = Features{HashPolicy: true, Mirror: true, OutlierDetection: true, CircuitBreakers: true}
+var ProxyFeatures = Features{HashPolicy: true, Mirror: true, OutlierDetection: true, CircuitBreakers: true,
+	LocalRateLimit: true, GlobalRateLimit: true}
 
 // AllFeatures turns every feature on: the full translation, as golden tests check it.
-var AllFeatures = Features{HashPolicy: true, Mirror: true, OutlierDetection: true, CircuitBreakers: true}
+var AllFeatures = Features{HashPolicy: true, Mirror: true, OutlierDetection: true, CircuitBreakers: true,
+	LocalRateLimit: true, GlobalRateLimit: true}
 
-// Has reports whether a feature is on. Rate limiting has no switch yet: its filter
-// configuration is not defined, so it is never sent.
+// Has reports whether a feature is on.
 func (f Features) Has(feature model.Feature) bool {
 	switch feature {
 	case model.FeatureHashPolicy:
@@ -40,6 +47,10 @@ func (f Features) Has(feature model.Feature) bool {
 		return f.OutlierDetection
 	case model.FeatureCircuitBreakers:
 		return f.CircuitBreakers
+	case model.FeatureLocalRateLimit:
+		return f.LocalRateLimit
+	case model.FeatureGlobalRateLimit:
+		return f.GlobalRateLimit
 	}
 	return false
 }

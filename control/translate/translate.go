@@ -124,7 +124,7 @@ func (t *translator) inbound() {
 			continue
 		}
 		clusterName := model.ClusterName(model.Inbound, wp, "", first.svc.Host)
-		t.listener(name, t.p.InboundBind, wp, first.port)
+		t.listener(name, t.p.InboundBind, wp, first.port, t.rateLimitFilters(first.svc))
 		t.out.Routes = append(t.out.Routes, &mpv1.RouteConfiguration{Name: name, Routes: []*mpv1.Route{{
 			Name: DefaultRouteName, Route: &mpv1.RouteAction{ClusterSpecifier: &mpv1.RouteAction_Cluster{Cluster: clusterName}},
 		}}})
@@ -172,7 +172,7 @@ func (t *translator) outbound() {
 			if !t.claim(t.p.OutboundBind, uint32(listenPort), name) {
 				continue
 			}
-			t.listener(name, t.p.OutboundBind, uint32(listenPort), port)
+			t.listener(name, t.p.OutboundBind, uint32(listenPort), port, nil)
 			t.out.Routes = append(t.out.Routes, t.routeTable(name, svc, port, router))
 		}
 	}
@@ -196,7 +196,7 @@ func (t *translator) claim(host string, port uint32, listener string) bool {
 	return true
 }
 
-func (t *translator) listener(name, host string, port uint32, p *model.Port) {
+func (t *translator) listener(name, host string, port uint32, p *model.Port, filters []*mpv1.MetaProtocolFilter) {
 	proxy := &mpv1.MetaProtocolProxy{
 		StatPrefix:          name,
 		ApplicationProtocol: p.Protocol,
@@ -208,6 +208,7 @@ func (t *translator) listener(name, host string, port uint32, p *model.Port) {
 				ResourceApiVersion:    mpv1.ApiVersion_V3,
 			},
 		}},
+		MetaProtocolFilters: filters,
 	}
 	typed, err := anypb.New(proxy)
 	if err != nil {

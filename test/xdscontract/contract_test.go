@@ -1,6 +1,7 @@
 package xdscontract
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,9 +12,13 @@ import (
 	"github.com/breeze-mesh/breeze/control/source/file"
 	"github.com/breeze-mesh/breeze/control/translate"
 	"github.com/breeze-mesh/breeze/proxy/config"
+	"github.com/breeze-mesh/breeze/proxy/filter"
 
 	// The codecs breeze proxy is built with: the conversion checks codec names.
 	_ "github.com/breeze-mesh/breeze/protocol/dubbo"
+	// The filters the control plane sends, registered as in breeze proxy.
+	_ "github.com/breeze-mesh/breeze/proxy/filters/globalratelimit"
+	_ "github.com/breeze-mesh/breeze/proxy/filters/localratelimit"
 )
 
 // goldenCase is the part of control/translate's case.yaml this test reads.
@@ -103,6 +108,18 @@ func accept(t *testing.T, res *translate.Resources) {
 		if err != nil {
 			t.Errorf("listener refused: %v", err)
 			continue
+		}
+		// Build the listener's filters as the proxy does: a configuration the proxy's
+		// conversion lets through but a filter refuses (a fill interval under 50ms) is a
+		// NACK too.
+		shared := filter.NewShared()
+		for _, f := range cl.Filters {
+			if _, err := filter.BuildWithContext(filter.BuildContext{Listener: cl.Name, Shared: shared}, f.Name, f.Config); err != nil {
+				t.Errorf("listener %q: filter %s refused: %v", cl.Name, f.Name, err)
+			}
+		}
+		if err := shared.Close(context.Background()); err != nil {
+			t.Errorf("closing the filters' shared objects: %v", err)
 		}
 		if cl.RouteConfigName == "" {
 			t.Errorf("listener %q: routes are inline; the contract says RDS", cl.Name)

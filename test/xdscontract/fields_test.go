@@ -31,7 +31,8 @@ var contractFields = map[protoreflect.FullName][]protoreflect.Name{
 	"envoy.config.endpoint.v3.LbEndpoint":                {"endpoint", "load_balancing_weight"},
 	"envoy.config.endpoint.v3.Endpoint":                  {"address"},
 
-	"breeze.metaprotocol.v1alpha1.MetaProtocolProxy":      {"stat_prefix", "application_protocol", "codec", "rds"},
+	"breeze.metaprotocol.v1alpha1.MetaProtocolProxy":      {"stat_prefix", "application_protocol", "codec", "rds", "meta_protocol_filters"},
+	"breeze.metaprotocol.v1alpha1.MetaProtocolFilter":     {"name", "config"},
 	"breeze.metaprotocol.v1alpha1.Codec":                  {"name"},
 	"breeze.metaprotocol.v1alpha1.Rds":                    {"route_config_name", "config_source"},
 	"breeze.metaprotocol.v1alpha1.ConfigSource":           {"ads", "resource_api_version"},
@@ -45,6 +46,12 @@ var contractFields = map[protoreflect.FullName][]protoreflect.Name{
 	"breeze.metaprotocol.v1alpha1.WeightedCluster":        {"clusters"},
 	"breeze.metaprotocol.v1alpha1.ClusterWeight":          {"name", "weight"},
 	"breeze.metaprotocol.v1alpha1.KeyValue":               {"key", "value"},
+
+	"breeze.filters.local_ratelimit.v1alpha1.LocalRateLimit":          {"token_bucket", "conditions"},
+	"breeze.filters.local_ratelimit.v1alpha1.LocalRateLimitCondition": {"match", "token_bucket"},
+	"breeze.filters.local_ratelimit.v1alpha1.TokenBucket":             {"max_tokens", "tokens_per_fill", "fill_interval"},
+	"breeze.filters.global_ratelimit.v1alpha1.GlobalRateLimit":        {"match", "domain", "request_timeout", "deny_on_fail", "rate_limit_service", "descriptors"},
+	"breeze.filters.global_ratelimit.v1alpha1.Descriptor":             {"property", "descriptor_key"},
 }
 
 // checkFields reports every set field outside contractFields.
