@@ -89,6 +89,23 @@ type HeartbeatRequester interface {
 	HeartbeatRequest(id uint64) []byte
 }
 
+// RetryAdvisor is implemented by codecs whose protocol has responses that say the server
+// refused a request without running it: overloaded, rate limited, shutting down, or without
+// the service the request names. Such a request may safely be sent to another endpoint, and
+// a route whose retry_on has retriable-status does that. Errors the server may have met
+// while running the request (a timeout, an exception from the application) are not
+// retriable: repeating them could run a non-idempotent request twice.
+//
+// A codec's [Codec.ErrorReply] for the proxy's own refusals (over_limit, route_not_found,
+// cluster_not_found) should be answers its Retriable accepts, so that a refusal by one
+// Breeze proxy is retried by the proxy in front of it.
+type RetryAdvisor interface {
+	// Retriable reports whether resp, a decoded Response or Error, says the server refused
+	// the request without running it. It reads resp's Type, Status, Code and Metadata, may
+	// run concurrently with Decode, and must not allocate.
+	Retriable(resp *Message) bool
+}
+
 // SniffResult is a sniffer's verdict.
 type SniffResult uint8
 

@@ -29,6 +29,8 @@
 //     varint in bRPC and tRPC headers), where a new id may not fit in place.
 //   - [HeartbeatResponder]: answer a client's heartbeat locally instead of forwarding it.
 //   - [Sniffer]: say whether the first bytes of a connection are this protocol.
+//   - [RetryAdvisor]: say whether an error response means the server refused the request
+//     without running it, so a retry policy may send it to another endpoint.
 //
 // # Ownership and allocation
 //

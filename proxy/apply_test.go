@@ -13,6 +13,7 @@ import (
 	"github.com/breeze-mesh/breeze/protocol"
 	"github.com/breeze-mesh/breeze/proxy"
 	"github.com/breeze-mesh/breeze/proxy/config"
+	"github.com/breeze-mesh/breeze/proxy/internal/testbackend"
 	"github.com/breeze-mesh/breeze/proxy/internal/testcodec"
 )
 
@@ -20,8 +21,8 @@ import (
 // *proxy.ListenerError naming it (so that the xDS client can leave it out), and nothing
 // changes.
 func TestApplyListenerErrors(t *testing.T) {
-	b := startBackend(t, "b")
-	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "b"}}, cluster("b", b.addr()))
+	b := testbackend.Start(t, "b")
+	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "b"}}, cluster("b", b.Addr()))
 	running := f.srv.Config()
 
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
@@ -59,8 +60,8 @@ func TestApplyListenerErrors(t *testing.T) {
 // "old" is removed in the same Apply, over and over, while a client keeps requests in
 // flight: no request may find its route's cluster gone.
 func TestApplyMovesRoutesBeforeRemovingClusters(t *testing.T) {
-	oldB, newB := startBackend(t, "old"), startBackend(t, "new")
-	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "old"}}, cluster("old", oldB.addr()))
+	oldB, newB := testbackend.Start(t, "old"), testbackend.Start(t, "new")
+	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "old"}}, cluster("old", oldB.Addr()))
 	listener := f.srv.Config().Listeners[0]
 	configFor := func(name, addr string) *config.Bootstrap {
 		l := *listener
@@ -74,25 +75,25 @@ func TestApplyMovesRoutesBeforeRemovingClusters(t *testing.T) {
 	var firstLoss atomic.Value
 	var wg sync.WaitGroup
 	for range clients {
-		c := dial(t, f.addr)
+		c := testbackend.Dial(t, f.addr)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			// Keep window requests in flight: send one more for each answer.
 			for id := range uint64(window) {
-				c.send('Q', id, nil, "x")
+				c.Send('Q', id, nil, "x")
 			}
 			for id := uint64(window); !stop.Load(); id++ {
-				resp := c.recv()
+				resp := c.Recv()
 				answered.Add(1)
 				if resp.Type != protocol.Response {
 					lost.Add(1)
 					firstLoss.CompareAndSwap(nil, testcodec.Payload(resp))
 				}
-				c.send('Q', id, nil, "x")
+				c.Send('Q', id, nil, "x")
 			}
 			for range window {
-				c.recv()
+				c.Recv()
 			}
 		}()
 	}
@@ -100,9 +101,9 @@ func TestApplyMovesRoutesBeforeRemovingClusters(t *testing.T) {
 	// Apply until the clients have had their share of answers, letting a few requests
 	// through between updates, so that many requests meet many updates.
 	for i := 0; answered.Load() < requests; i++ {
-		name, addr := "old", oldB.addr()
+		name, addr := "old", oldB.Addr()
 		if i%2 == 0 {
-			name, addr = "new", newB.addr()
+			name, addr = "new", newB.Addr()
 		}
 		if err := f.srv.Apply(configFor(name, addr)); err != nil {
 			t.Fatal(err)
@@ -124,11 +125,11 @@ func TestApplyMovesRoutesBeforeRemovingClusters(t *testing.T) {
 // TestRemovedClusterLeavesAfterAGrace: a cluster the configuration drops stays for the
 // requests old listener chains are still routing, then goes.
 func TestRemovedClusterLeavesAfterAGrace(t *testing.T) {
-	oldB, newB := startBackend(t, "old"), startBackend(t, "new")
-	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "old"}}, cluster("old", oldB.addr()))
+	oldB, newB := testbackend.Start(t, "old"), testbackend.Start(t, "new")
+	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "old"}}, cluster("old", oldB.Addr()))
 	l := *f.srv.Config().Listeners[0]
 	l.Routes = &config.RouteTable{Routes: []*config.Route{{Name: "all", Cluster: "new"}}}
-	if err := f.srv.Apply(&config.Bootstrap{Listeners: []*config.Listener{&l}, Clusters: []*config.Cluster{cluster("new", newB.addr())}}); err != nil {
+	if err := f.srv.Apply(&config.Bootstrap{Listeners: []*config.Listener{&l}, Clusters: []*config.Cluster{cluster("new", newB.Addr())}}); err != nil {
 		t.Fatal(err)
 	}
 	if f.srv.Clusters().Get("old") == nil {

@@ -9,139 +9,16 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/breeze-mesh/breeze/protocol"
 	"github.com/breeze-mesh/breeze/proxy"
 	"github.com/breeze-mesh/breeze/proxy/config"
-	"github.com/breeze-mesh/breeze/proxy/internal/connio"
+	"github.com/breeze-mesh/breeze/proxy/internal/testbackend"
 	"github.com/breeze-mesh/breeze/proxy/internal/testcodec"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
-
-// backend is an upstream server speaking testcodec. Requests whose payload starts with
-// "hold" wait until release is closed; every other request is answered at once with
-// "<name>:<payload>" and the request's metadata echoed back.
-type backend struct {
-	name    string
-	ln      net.Listener
-	conns   atomic.Int64
-	oneways chan string
-	release chan struct{}
-	held    atomic.Int64
-	mu      sync.Mutex
-	live    map[net.Conn]bool
-}
-
-func startBackend(t *testing.T, name string) *backend {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &backend{name: name, ln: ln, oneways: make(chan string, 100), release: make(chan struct{}), live: map[net.Conn]bool{}}
-	go b.serve()
-	t.Cleanup(b.stop)
-	return b
-}
-
-func (b *backend) addr() string { return b.ln.Addr().String() }
-
-func (b *backend) serve() {
-	for {
-		c, err := b.ln.Accept()
-		if err != nil {
-			return
-		}
-		b.conns.Add(1)
-		b.mu.Lock()
-		b.live[c] = true
-		b.mu.Unlock()
-		go b.handle(c)
-	}
-}
-
-func (b *backend) handle(c net.Conn) {
-	defer c.Close()
-	codec := newCodec(protocol.RequestSide)
-	fr := connio.NewFrameReader(c, codec, 1<<20)
-	var wmu sync.Mutex
-	for {
-		msg := new(protocol.Message)
-		if err := fr.Next(msg); err != nil {
-			return
-		}
-		payload := testcodec.Payload(msg)
-		if msg.Type == protocol.Oneway {
-			b.oneways <- payload
-			continue
-		}
-		go func() {
-			if strings.HasPrefix(payload, "hold") {
-				b.held.Add(1)
-				<-b.release
-			}
-			md := map[string]string{}
-			for _, kv := range msg.Metadata.All() {
-				md["seen-"+kv.Key] = kv.Value
-			}
-			wmu.Lock()
-			defer wmu.Unlock()
-			c.Write(testcodec.Frame('R', msg.RequestID, md, b.name+":"+payload))
-		}()
-	}
-}
-
-// kill closes the listener and every connection.
-func (b *backend) stop() {
-	b.ln.Close()
-	b.mu.Lock()
-	for c := range b.live {
-		c.Close()
-	}
-	b.mu.Unlock()
-}
-
-func newCodec(side protocol.Side) protocol.Codec {
-	reg, _ := protocol.Lookup(testcodec.Name)
-	return reg.New(protocol.Options{Side: side, MaxFrameSize: 1 << 20})
-}
-
-// client is a raw testcodec client on one connection.
-type client struct {
-	t  *testing.T
-	c  net.Conn
-	fr *connio.FrameReader
-}
-
-func dial(t *testing.T, addr string) *client {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &client{t: t, c: c, fr: connio.NewFrameReader(c, newCodec(protocol.ResponseSide), 1<<20)}
-}
-
-func (c *client) send(typ byte, id uint64, md map[string]string, payload string) {
-	c.t.Helper()
-	if _, err := c.c.Write(testcodec.Frame(typ, id, md, payload)); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-func (c *client) recv() *protocol.Message {
-	c.t.Helper()
-	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	msg := new(protocol.Message)
-	if err := c.fr.Next(msg); err != nil {
-		c.t.Fatalf("recv: %v", err)
-	}
-	return msg
-}
 
 type fixture struct {
 	srv  *proxy.Server
@@ -188,28 +65,28 @@ func exact(key, value string) []config.Matcher {
 }
 
 func TestRoutesByMetadata(t *testing.T) {
-	v1, v2 := startBackend(t, "v1"), startBackend(t, "v2")
+	v1, v2 := testbackend.Start(t, "v1"), testbackend.Start(t, "v2")
 	f := startProxy(t, testcodec.Name, []*config.Route{
 		{Name: "v2", Match: exact("version", "2"), Cluster: "v2", RequestMutation: protocol.Mutation{{Key: "x-routed", Value: "yes"}}},
 		{Name: "v1", Match: exact("version", "1"), Cluster: "v1"},
-	}, cluster("v1", v1.addr()), cluster("v2", v2.addr()))
+	}, cluster("v1", v1.Addr()), cluster("v2", v2.Addr()))
 
-	c := dial(t, f.addr)
-	c.send('Q', 7, map[string]string{"version": "2"}, "a")
-	resp := c.recv()
+	c := testbackend.Dial(t, f.addr)
+	c.Send('Q', 7, map[string]string{"version": "2"}, "a")
+	resp := c.Recv()
 	if resp.Type != protocol.Response || resp.RequestID != 7 || testcodec.Payload(resp) != "v2:a" {
 		t.Fatalf("got %v id=%d payload=%q, want response id=7 from v2", resp.Type, resp.RequestID, testcodec.Payload(resp))
 	}
 	if got := resp.Metadata.Value("seen-x-routed"); got != "yes" {
 		t.Fatalf("upstream saw x-routed=%q, want the route's mutation", got)
 	}
-	c.send('Q', 8, map[string]string{"version": "1"}, "b")
-	if resp := c.recv(); testcodec.Payload(resp) != "v1:b" || resp.Metadata.Value("seen-x-routed") != "" {
+	c.Send('Q', 8, map[string]string{"version": "1"}, "b")
+	if resp := c.Recv(); testcodec.Payload(resp) != "v1:b" || resp.Metadata.Value("seen-x-routed") != "" {
 		t.Fatalf("got %q (seen-x-routed=%q), want v1:b unmutated", testcodec.Payload(resp), resp.Metadata.Value("seen-x-routed"))
 	}
 
-	c.send('Q', 9, map[string]string{"version": "3"}, "c")
-	resp = c.recv()
+	c.Send('Q', 9, map[string]string{"version": "3"}, "c")
+	resp = c.Recv()
 	if resp.Type != protocol.Error || resp.RequestID != 9 || resp.Metadata.Value("error-kind") != "route_not_found" {
 		t.Fatalf("unrouted request: got %v id=%d kind=%q", resp.Type, resp.RequestID, resp.Metadata.Value("error-kind"))
 	}
@@ -225,18 +102,18 @@ func TestRoutesByMetadata(t *testing.T) {
 // TestSlowRequestDoesNotBlockOthers sends a request the upstream holds, then others on the
 // same connection: they must be answered while the first still waits.
 func TestSlowRequestDoesNotBlockOthers(t *testing.T) {
-	b := startBackend(t, "b")
-	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "b"}}, cluster("b", b.addr()))
-	c := dial(t, f.addr)
-	c.send('Q', 1, nil, "hold")
+	b := testbackend.Start(t, "b")
+	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "b"}}, cluster("b", b.Addr()))
+	c := testbackend.Dial(t, f.addr)
+	c.Send('Q', 1, nil, "hold")
 	for id := uint64(2); id < 5; id++ {
-		c.send('Q', id, nil, "quick")
-		if resp := c.recv(); resp.RequestID != id {
+		c.Send('Q', id, nil, "quick")
+		if resp := c.Recv(); resp.RequestID != id {
 			t.Fatalf("got response id %d, want %d (the held request must not block)", resp.RequestID, id)
 		}
 	}
-	close(b.release)
-	if resp := c.recv(); resp.RequestID != 1 || testcodec.Payload(resp) != "b:hold" {
+	b.Release()
+	if resp := c.Recv(); resp.RequestID != 1 || testcodec.Payload(resp) != "b:hold" {
 		t.Fatalf("held request: got id %d %q", resp.RequestID, testcodec.Payload(resp))
 	}
 }
@@ -244,23 +121,23 @@ func TestSlowRequestDoesNotBlockOthers(t *testing.T) {
 // TestClientsShareOneUpstreamConnection: 64 clients using the same request ids get their
 // own answers over one upstream connection.
 func TestClientsShareOneUpstreamConnection(t *testing.T) {
-	b := startBackend(t, "b")
-	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "b"}}, cluster("b", b.addr()))
+	b := testbackend.Start(t, "b")
+	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "b"}}, cluster("b", b.Addr()))
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for i := range 64 {
+		c := testbackend.Dial(t, f.addr)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := dial(t, f.addr)
 			for j := range 20 {
 				want := fmt.Sprintf("client%d-call%d", i, j)
-				if _, err := c.c.Write(testcodec.Frame('Q', uint64(j+1), nil, want)); err != nil {
+				if _, err := c.Conn.Write(testcodec.Frame('Q', uint64(j+1), nil, want)); err != nil {
 					errs <- err
 					return
 				}
 				msg := new(protocol.Message)
-				if err := c.fr.Next(msg); err != nil {
+				if err := c.Next(msg); err != nil {
 					errs <- err
 					return
 				}
@@ -276,49 +153,49 @@ func TestClientsShareOneUpstreamConnection(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if n := b.conns.Load(); n != 1 {
+	if n := b.Accepted(); n != 1 {
 		t.Fatalf("upstream saw %d connections, want 1 shared connection", n)
 	}
 }
 
 func TestPingPongPool(t *testing.T) {
-	b := startBackend(t, "b")
-	f := startProxy(t, testcodec.PingPongName, []*config.Route{{Name: "all", Cluster: "b"}}, cluster("b", b.addr()))
-	c := dial(t, f.addr)
-	c.send('Q', 1, nil, "hold")
-	c.send('Q', 2, nil, "quick")
-	if resp := c.recv(); resp.RequestID != 2 {
+	b := testbackend.Start(t, "b")
+	f := startProxy(t, testcodec.PingPongName, []*config.Route{{Name: "all", Cluster: "b"}}, cluster("b", b.Addr()))
+	c := testbackend.Dial(t, f.addr)
+	c.Send('Q', 1, nil, "hold")
+	c.Send('Q', 2, nil, "quick")
+	if resp := c.Recv(); resp.RequestID != 2 {
 		t.Fatalf("got id %d, want 2", resp.RequestID)
 	}
-	close(b.release)
-	if resp := c.recv(); resp.RequestID != 1 {
+	b.Release()
+	if resp := c.Recv(); resp.RequestID != 1 {
 		t.Fatalf("got id %d, want 1", resp.RequestID)
 	}
-	if n := b.conns.Load(); n != 2 {
+	if n := b.Accepted(); n != 2 {
 		t.Fatalf("upstream saw %d connections, want 2 (one per concurrent request)", n)
 	}
 	// Sequential requests reuse the idle connection.
 	for id := uint64(3); id < 6; id++ {
-		c.send('Q', id, nil, "x")
-		c.recv()
+		c.Send('Q', id, nil, "x")
+		c.Recv()
 	}
-	if n := b.conns.Load(); n != 2 {
+	if n := b.Accepted(); n != 2 {
 		t.Fatalf("upstream saw %d connections after sequential calls, want 2", n)
 	}
 }
 
 func TestUpstreamLossFailsInFlightRequests(t *testing.T) {
-	b := startBackend(t, "b")
-	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "b"}}, cluster("b", b.addr()))
-	c := dial(t, f.addr)
+	b := testbackend.Start(t, "b")
+	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "b"}}, cluster("b", b.Addr()))
+	c := testbackend.Dial(t, f.addr)
 	for id := uint64(1); id <= 3; id++ {
-		c.send('Q', id, nil, "hold")
+		c.Send('Q', id, nil, "hold")
 	}
-	waitFor(t, "requests held upstream", func() bool { return b.held.Load() == 3 })
-	b.stop()
+	testbackend.Poll(t, "requests held upstream", func() bool { return b.Held() == 3 })
+	b.Kill() // unanswered: the proxy sees the upstream go away
 	got := map[uint64]bool{}
 	for range 3 {
-		resp := c.recv()
+		resp := c.Recv()
 		if resp.Type != protocol.Error || resp.Metadata.Value("error-kind") != "upstream_reset" {
 			t.Fatalf("got %v kind=%q, want an upstream_reset error", resp.Type, resp.Metadata.Value("error-kind"))
 		}
@@ -328,46 +205,40 @@ func TestUpstreamLossFailsInFlightRequests(t *testing.T) {
 		t.Fatalf("error replies for ids %v, want 1..3", got)
 	}
 	// A new upstream on the same address serves new requests.
-	ln, err := net.Listen("tcp", b.addr())
-	if err != nil {
-		t.Skipf("cannot rebind %s: %v", b.addr(), err)
-	}
-	b2 := &backend{name: "b2", ln: ln, oneways: make(chan string, 1), release: make(chan struct{}), live: map[net.Conn]bool{}}
-	go b2.serve()
-	t.Cleanup(b2.stop)
-	c.send('Q', 10, nil, "again")
-	if resp := c.recv(); testcodec.Payload(resp) != "b2:again" {
+	testbackend.StartOn(t, "b2", b.Addr())
+	c.Send('Q', 10, nil, "again")
+	if resp := c.Recv(); testcodec.Payload(resp) != "b2:again" {
 		t.Fatalf("after restart got %v %q", resp.Type, testcodec.Payload(resp))
 	}
 }
 
 func TestTimeout(t *testing.T) {
-	b := startBackend(t, "b")
-	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "b", Timeout: 50 * time.Millisecond}}, cluster("b", b.addr()))
-	c := dial(t, f.addr)
-	c.send('Q', 1, nil, "hold")
-	resp := c.recv()
+	b := testbackend.Start(t, "b")
+	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "b", Timeout: 50 * time.Millisecond}}, cluster("b", b.Addr()))
+	c := testbackend.Dial(t, f.addr)
+	c.Send('Q', 1, nil, "hold")
+	resp := c.Recv()
 	if resp.Type != protocol.Error || resp.RequestID != 1 || resp.Metadata.Value("error-kind") != "timeout" {
 		t.Fatalf("got %v id=%d kind=%q, want a timeout error", resp.Type, resp.RequestID, resp.Metadata.Value("error-kind"))
 	}
-	close(b.release) // the late answer is dropped; the connection keeps working
-	c.send('Q', 2, nil, "after")
-	if resp := c.recv(); resp.RequestID != 2 || resp.Type != protocol.Response {
+	b.Release() // the late answer is dropped; the connection keeps working
+	c.Send('Q', 2, nil, "after")
+	if resp := c.Recv(); resp.RequestID != 2 || resp.Type != protocol.Response {
 		t.Fatalf("got %v id=%d after timeout", resp.Type, resp.RequestID)
 	}
 }
 
 func TestOnewayAndHeartbeat(t *testing.T) {
-	b := startBackend(t, "b")
-	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "b"}}, cluster("b", b.addr()))
-	c := dial(t, f.addr)
-	c.send('H', 42, nil, "")
-	if resp := c.recv(); resp.Type != protocol.Heartbeat || resp.RequestID != 42 {
+	b := testbackend.Start(t, "b")
+	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "b"}}, cluster("b", b.Addr()))
+	c := testbackend.Dial(t, f.addr)
+	c.Send('H', 42, nil, "")
+	if resp := c.Recv(); resp.Type != protocol.Heartbeat || resp.RequestID != 42 {
 		t.Fatalf("heartbeat: got %v id=%d", resp.Type, resp.RequestID)
 	}
-	c.send('O', 5, nil, "fire")
+	c.Send('O', 5, nil, "fire")
 	select {
-	case p := <-b.oneways:
+	case p := <-b.Oneways():
 		if p != "fire" {
 			t.Fatalf("upstream got oneway %q", p)
 		}
@@ -375,19 +246,19 @@ func TestOnewayAndHeartbeat(t *testing.T) {
 		t.Fatal("oneway request never reached the upstream")
 	}
 	// No response for the oneway: the next thing on the wire answers the next request.
-	c.send('Q', 6, nil, "x")
-	if resp := c.recv(); resp.RequestID != 6 {
+	c.Send('Q', 6, nil, "x")
+	if resp := c.Recv(); resp.RequestID != 6 {
 		t.Fatalf("got id %d, want 6", resp.RequestID)
 	}
-	if n := b.conns.Load(); n != 1 {
+	if n := b.Accepted(); n != 1 {
 		t.Fatalf("heartbeat or oneway opened extra upstream connections: %d", n)
 	}
 }
 
 func TestBadFramesCloseOnlyTheirConnection(t *testing.T) {
-	b := startBackend(t, "b")
-	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "b"}}, cluster("b", b.addr()))
-	healthy := dial(t, f.addr)
+	b := testbackend.Start(t, "b")
+	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "b"}}, cluster("b", b.Addr()))
+	healthy := testbackend.Dial(t, f.addr)
 	cases := map[string][]byte{
 		"garbage type": append([]byte{0, 0, 0, 20, 'Z'}, make([]byte, 20)...),
 		"oversized":    {0x7f, 0xff, 0xff, 0xff},
@@ -396,17 +267,17 @@ func TestBadFramesCloseOnlyTheirConnection(t *testing.T) {
 	for name, frame := range cases {
 		t.Run(name, func(t *testing.T) {
 			before := testutil.ToFloat64(f.srv.Metrics().Listener("test").DecodeErrors)
-			bad := dial(t, f.addr)
-			bad.c.Write(frame)
-			_ = bad.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-			if _, err := io.ReadAll(bad.c); err != nil && !errors.Is(err, net.ErrClosed) {
+			bad := testbackend.Dial(t, f.addr)
+			_, _ = bad.Conn.Write(frame)
+			_ = bad.Conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.ReadAll(bad.Conn); err != nil && !errors.Is(err, net.ErrClosed) {
 				t.Fatalf("connection not closed cleanly: %v", err)
 			}
 			if after := testutil.ToFloat64(f.srv.Metrics().Listener("test").DecodeErrors); after != before+1 {
 				t.Fatalf("decode errors %v → %v, want +1", before, after)
 			}
-			healthy.send('Q', 1, nil, "still")
-			if resp := healthy.recv(); testcodec.Payload(resp) != "b:still" {
+			healthy.Send('Q', 1, nil, "still")
+			if resp := healthy.Recv(); testcodec.Payload(resp) != "b:still" {
 				t.Fatalf("healthy connection disturbed: %q", testcodec.Payload(resp))
 			}
 		})
@@ -414,21 +285,21 @@ func TestBadFramesCloseOnlyTheirConnection(t *testing.T) {
 }
 
 func TestShutdownDrainsInFlight(t *testing.T) {
-	b := startBackend(t, "b")
+	b := testbackend.Start(t, "b")
 	srv := proxy.New(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := srv.Apply(&config.Bootstrap{
 		Listeners: []*config.Listener{{Name: "test", Address: "127.0.0.1:0", Codec: testcodec.Name, Routes: &config.RouteTable{Routes: []*config.Route{{Name: "all", Cluster: "b"}}}}},
-		Clusters:  []*config.Cluster{cluster("b", b.addr())},
+		Clusters:  []*config.Cluster{cluster("b", b.Addr())},
 	}); err != nil {
 		t.Fatal(err)
 	}
-	c := dial(t, srv.ListenerAddr("test").String())
-	c.send('Q', 1, nil, "hold")
-	waitFor(t, "request held upstream", func() bool { return b.held.Load() == 1 })
+	c := testbackend.Dial(t, srv.ListenerAddr("test").String())
+	c.Send('Q', 1, nil, "hold")
+	testbackend.Poll(t, "request held upstream", func() bool { return b.Held() == 1 })
 	done := make(chan error, 1)
 	go func() { done <- srv.Shutdown(context.Background()) }()
-	close(b.release)
-	if resp := c.recv(); resp.RequestID != 1 || resp.Type != protocol.Response {
+	b.Release()
+	if resp := c.Recv(); resp.RequestID != 1 || resp.Type != protocol.Response {
 		t.Fatalf("in-flight request during shutdown: got %v id=%d", resp.Type, resp.RequestID)
 	}
 	if err := <-done; err != nil {
@@ -436,23 +307,12 @@ func TestShutdownDrainsInFlight(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestClusterLoadGauges: a request held upstream shows as active on its cluster while it
 // waits, and no longer once answered.
 func TestClusterLoadGauges(t *testing.T) {
-	b := startBackend(t, "b")
-	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "b"}}, cluster("b", b.addr()))
-	c := dial(t, f.addr)
+	b := testbackend.Start(t, "b")
+	f := startProxy(t, testcodec.Name, []*config.Route{{Name: "all", Cluster: "b"}}, cluster("b", b.Addr()))
+	c := testbackend.Dial(t, f.addr)
 	active := func() float64 {
 		mfs, err := f.srv.Metrics().Registry.Gather()
 		if err != nil {
@@ -471,12 +331,12 @@ func TestClusterLoadGauges(t *testing.T) {
 		t.Fatal("breeze_cluster_active_requests{cluster=\"b\"} not exported")
 		return 0
 	}
-	c.send('Q', 1, nil, "hold")
-	waitFor(t, "request held upstream", func() bool { return b.held.Load() == 1 })
+	c.Send('Q', 1, nil, "hold")
+	testbackend.Poll(t, "request held upstream", func() bool { return b.Held() == 1 })
 	if n := active(); n != 1 {
 		t.Fatalf("active requests while held = %v, want 1", n)
 	}
-	close(b.release)
-	c.recv()
-	waitFor(t, "active requests back to 0", func() bool { return active() == 0 })
+	b.Release()
+	c.Recv()
+	testbackend.Poll(t, "active requests back to 0", func() bool { return active() == 0 })
 }

@@ -8,5 +8,6 @@ import (
 	_ "github.com/breeze-mesh/breeze/proxy/filters/globalratelimit"
 	_ "github.com/breeze-mesh/breeze/proxy/filters/istiostats"
 	_ "github.com/breeze-mesh/breeze/proxy/filters/localratelimit"
+	_ "github.com/breeze-mesh/breeze/proxy/filters/metadataexchange"
 	_ "github.com/breeze-mesh/breeze/proxy/filters/tracing"
 )

@@ -44,7 +44,8 @@ func suite(t testing.TB) codectest.Suite {
 	notFound := echo
 	notFound.reply, notFound.errorCode, notFound.errorText = true, 1001, "[server-1001]Service name 'EchoService' or method name 'Nope' not found"
 	return codectest.Suite{
-		Codec: Name,
+		Codec:       Name,
+		StatusCodes: true, // error replies carry the protocol's status (Message.Code)
 		Requests: []codectest.Sample{
 			{Name: "pbrpc_echo", Frame: echo.frame(t), Type: protocol.Request, RequestID: 7, Metadata: echoMD},
 			{Name: "pbrpc_log_id_attachment", Frame: withLog.frame(t), Type: protocol.Request, RequestID: 1 << 40,

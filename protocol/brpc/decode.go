@@ -103,6 +103,7 @@ func (c *Codec) readMeta(meta []byte, room int, msg *protocol.Message) error {
 		return fmt.Errorf("%w: brpc: streaming RPC (stream_settings) is not supported", protocol.ErrMalformed)
 	}
 	if c.side == protocol.ResponseSide {
+		msg.Code = v.errorCode
 		if v.errorCode != 0 {
 			msg.Type, msg.Status = protocol.Error, protocol.StatusError
 			msg.Metadata.Add(KeyErrorCode, c.texts.Int(int64(v.errorCode)))

@@ -422,8 +422,20 @@ func (s *Suite) testMutation(t *testing.T) {
 }
 
 // testErrorReply builds an error reply of every kind for every request and decodes it on the
-// response side.
+// response side. The replies' Codes must be consistent: one kind always decodes to the same
+// Code, and either every reply has a Code (the protocol's status of the failure, which
+// metrics show) or none has (a protocol without status codes).
 func (s *Suite) testErrorReply(t *testing.T) {
+	codes := map[protocol.ErrorKind]int32{}
+	zero, nonZero := 0, 0
+	defer func() {
+		if s.StatusCodes && zero > 0 {
+			t.Errorf("error replies decode with Code 0 %d times (kind → code: %v): the suite says the protocol has status codes", zero, codes)
+		}
+		if zero > 0 && nonZero > 0 {
+			t.Errorf("error replies decode with Code 0 %d times and with a non-zero Code %d times (kind → code: %v): a protocol with status codes should give every reply one", zero, nonZero, codes)
+		}
+	}()
 	for _, sm := range s.Requests {
 		if sm.Type != protocol.Request {
 			continue
@@ -449,6 +461,15 @@ func (s *Suite) testErrorReply(t *testing.T) {
 							if !m.Type.IsResponse() || m.Status != protocol.StatusError {
 								return fmt.Errorf("decodes as %v with status %v, want a response or error with StatusError", m.Type, m.Status)
 							}
+							if m.Code == 0 {
+								zero++
+							} else {
+								nonZero++
+							}
+							if c, seen := codes[kind]; seen && c != m.Code {
+								return fmt.Errorf("decodes with Code %d, another %v reply with %d", m.Code, kind, c)
+							}
+							codes[kind] = m.Code
 							return nil
 						})
 				}

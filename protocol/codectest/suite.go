@@ -44,6 +44,11 @@ type Suite struct {
 	// key decodes with its value and the other metadata is kept). It gets the sample and
 	// the decoded mutated frame.
 	CheckMutated func(t *testing.T, original Sample, mutated *protocol.Message)
+
+	// StatusCodes says the protocol has status codes (Message.Code): every error reply
+	// must then decode with a non-zero Code, so metrics and retry policies can tell the
+	// failures apart. Without it, every reply must decode with Code 0 or none may.
+	StatusCodes bool
 }
 
 // Sample is one real frame and what decoding it must produce.

@@ -18,6 +18,7 @@ import (
 func suite(t testing.TB) codectest.Suite {
 	s := codectest.Suite{
 		Codec:           Name,
+		StatusCodes:     true, // error replies carry the protocol's status (Message.Code)
 		OversizedHeader: oversizedHeader,
 		Mutation:        protocol.Mutation{{Key: "x-breeze-route", Value: "canary"}, {Key: "timeout", Value: "500"}},
 	}

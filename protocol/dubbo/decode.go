@@ -286,10 +286,12 @@ func addAttachment(md *protocol.Metadata, key, value string, ok bool) error {
 	return nil
 }
 
-// decodeResponse sets the type and status of a response from its body.
+// decodeResponse sets the type, status and code (the status byte) of a response from its
+// body, and adds the attachments of a response that carries them to the metadata.
 func (c *Codec) decodeResponse(h header, body []byte, msg *protocol.Message) error {
 	r := &c.reader
 	r.reset(body)
+	msg.Code = int32(h.status)
 	if !h.hasOKStatus() {
 		// The body is the error message as a hessian2 string; keep it if it is one.
 		if !r.atEnd() && isStringTag(body[0]) {
@@ -310,6 +312,21 @@ func (c *Codec) decodeResponse(h header, body []byte, msg *protocol.Message) err
 		msg.Type, msg.Status = protocol.Response, protocol.StatusOK
 	default:
 		return malformedf("unknown response type %d", kind)
+	}
+	switch kind {
+	case responseWithExceptionWithAttachments, responseValueWithAttachments:
+		if r.skip() != nil {
+			return nil
+		}
+	case responseNullValueWithAttachments:
+	default:
+		return nil
+	}
+	// The attachments are read for what they tell (a peer's metadata, say); the response
+	// is forwarded whether or not they can be, so a map the reader refuses is left out
+	// rather than failing the response.
+	if !r.atEnd() && (body[r.pos] == 'H' || body[r.pos] == 'M') && c.readAttachments(&msg.Metadata) != nil {
+		msg.Metadata.Reset()
 	}
 	return nil
 }

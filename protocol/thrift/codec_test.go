@@ -121,6 +121,7 @@ func peerResponseCases(t testing.TB) []peerCase {
 func suite(t testing.TB) codectest.Suite {
 	s := codectest.Suite{
 		Codec:           Name,
+		StatusCodes:     true, // error replies carry the protocol's status (Message.Code)
 		OversizedHeader: oversizedHeader,
 		Mutation:        protocol.Mutation{{Key: "x-route", Value: "canary"}, {Key: "x-user", Value: "bob"}, {Key: "to_cluster", Value: "blue"}},
 		CheckMutated:    checkMutated,

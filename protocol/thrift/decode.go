@@ -213,9 +213,11 @@ func (c *Codec) fillMetadata(msg *protocol.Message, h *msgHeader, f format, m []
 			msg.Type, msg.Status = protocol.Error, protocol.StatusError
 		}
 	case typeException:
-		if text, ok := exceptionMessage(m, h.body, f.proto); ok {
+		text, ok, typ := readException(m, h.body, f.proto)
+		if ok {
 			md.Add(KeyErrorMessage, protocol.AliasString(text))
 		}
+		msg.Code = typ
 	}
 	return nil
 }
@@ -247,20 +249,21 @@ func firstFieldID(m []byte, p int, pr proto) (int16, bool, error) {
 	return int16(uint16(v>>1) ^ -uint16(v&1)), true, nil // zigzag
 }
 
-// exceptionMessage returns the message field of the TApplicationException at m[p:], if it
-// has a readable one.
-func exceptionMessage(m []byte, p int, pr proto) ([]byte, bool) {
+// readException reads the TApplicationException at m[p:]: its message field, if it has a
+// readable one, and its type (0 UNKNOWN when absent or unreadable), the response's Code.
+// The fields are read in any order; reading stops at the first one it cannot step over.
+func readException(m []byte, p int, pr proto) (text []byte, hasText bool, typ int32) {
 	var id int16
 	for p < len(m) {
 		t := m[p]
 		p++
 		if t == tStop {
-			return nil, false
+			return text, hasText, typ
 		}
 		if pr == binaryProto {
 			v, err := be16(m, p)
 			if err != nil {
-				return nil, false
+				return text, hasText, typ
 			}
 			id, p = int16(v), p+2
 		} else {
@@ -270,7 +273,7 @@ func exceptionMessage(m []byte, p int, pr proto) ([]byte, bool) {
 			} else {
 				v, next, err := uvarint(m, p, varint16Max)
 				if err != nil {
-					return nil, false
+					return text, hasText, typ
 				}
 				id, p = int16(uint16(v>>1)^-uint16(v&1)), next
 			}
@@ -278,26 +281,44 @@ func exceptionMessage(m []byte, p int, pr proto) ([]byte, bool) {
 				continue
 			}
 			if ct >= cTypeCount || compactTypes[ct] == 0 {
-				return nil, false
+				return text, hasText, typ
 			}
 			t = compactTypes[ct]
 		}
-		if id == exceptionFieldMessage && t == tString {
+		switch {
+		case id == exceptionFieldMessage && t == tString && !hasText:
 			var s skipper
 			s.proto = pr
 			n, start, err := s.length(m, p)
 			if err != nil || int64(start)+n > int64(len(m)) {
-				return nil, false
+				return text, hasText, typ
 			}
-			return m[start : start+int(n)], true
+			text, hasText = m[start:start+int(n)], true
+			p = start + int(n)
+			continue
+		case id == exceptionFieldType && t == tI32:
+			if pr == binaryProto {
+				v, err := be32(m, p)
+				if err != nil {
+					return text, hasText, typ
+				}
+				typ, p = int32(v), p+4
+			} else {
+				v, next, err := uvarint(m, p, varint32Max)
+				if err != nil {
+					return text, hasText, typ
+				}
+				typ, p = int32(uint32(v>>1)^-uint32(v&1)), next // zigzag
+			}
+			continue
 		}
 		next, err := skipValue(m, p, pr, t)
 		if err != nil {
-			return nil, false
+			return text, hasText, typ
 		}
 		p = next
 	}
-	return nil, false
+	return text, hasText, typ
 }
 
 // addInfoHeaders adds a THeader's or TTHeader's info key/values to md. A header named like

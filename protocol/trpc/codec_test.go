@@ -36,7 +36,8 @@ func suite(t testing.TB) codectest.Suite {
 	bare := call{callee: greeterService, fn: sayHi, in: "bob"}
 	oneway := call{caller: "c", callee: greeterService, fn: sayHello, id: 7, in: "fire", oneway: true}
 	return codectest.Suite{
-		Codec: Name,
+		Codec:       Name,
+		StatusCodes: true, // error replies carry the protocol's status (Message.Code)
 		Requests: []codectest.Sample{
 			{Name: "trpcgo_hello", Frame: hello, Type: protocol.Request, RequestID: 300, Metadata: map[string]string{
 				KeyCaller: helloCall.caller, KeyCallee: greeterService, KeyFunc: sayHello, "x-user": "ann", "trpc-dyeing-key": "d-1"}},

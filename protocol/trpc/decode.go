@@ -166,6 +166,10 @@ func (c *Codec) readResponse(pb []byte, room int, msg *protocol.Message) error {
 	if attachment > uint64(room) {
 		return fmt.Errorf("%w: trpc: attachment_size %d beyond the %d bytes after the header", protocol.ErrMalformed, attachment, room)
 	}
+	// Code is the framework's ret: the codes tRPC itself defines (TrpcRetCode), which
+	// mean the same in every service. func_ret is the application's own number, kept in
+	// the metadata.
+	msg.Code = ret
 	if ret != 0 || funcRet != 0 {
 		msg.Type, msg.Status = protocol.Error, protocol.StatusError
 		if ret != 0 {

@@ -39,6 +39,7 @@ import (
 	_ "github.com/breeze-mesh/breeze/api/filters/globalratelimit/v1alpha1"
 	_ "github.com/breeze-mesh/breeze/api/filters/istiostats/v1alpha1"
 	_ "github.com/breeze-mesh/breeze/api/filters/localratelimit/v1alpha1"
+	_ "github.com/breeze-mesh/breeze/api/filters/metadataexchange/v1alpha1"
 	_ "github.com/breeze-mesh/breeze/api/filters/tracing/v1alpha1"
 	_ "github.com/breeze-mesh/breeze/api/metaprotocol/v1alpha1"
 	"github.com/breeze-mesh/breeze/proxy/config"

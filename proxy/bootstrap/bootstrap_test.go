@@ -259,7 +259,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "camelCase misspelt field", old: "codec: {name: fake}", new: "codec: {name: fake}\n          statPrefx: x",
 			want: `bootstrap.yaml:11: ` + proxyPath + `.statPrefx: unknown field (did you mean "stat_prefix"?)`},
 		{name: "unrelated field", old: "route: {cluster: backend}\n            - name: second", new: "route: {cluster: backend, colour: blue}\n            - name: second",
-			want: `bootstrap.yaml:16: ` + proxyPath + `.route_config.routes[0].route.colour: unknown field (supported fields here: cluster, weighted_clusters, timeout, hash_policy, retry_policy, request_mirror_policies)`},
+			want: `bootstrap.yaml:16: ` + proxyPath + `.route_config.routes[0].route.colour: unknown field (supported fields here: cluster, weighted_clusters, timeout, hash_policy, retry_policy, request_mirror_policies, metadata_match)`},
 		{name: "several unknown fields in document order", old: "  - name: backend", new: "  - name: backend\n    lb_polcy: RANDOM\n    conect_timeout: 1s",
 			want: "bootstrap.yaml:21: static_resources.clusters[0].lb_polcy: unknown field (did you mean \"lb_policy\"?)\n" +
 				"bootstrap.yaml:22: static_resources.clusters[0].conect_timeout: unknown field (did you mean \"connect_timeout\"?)"},
@@ -296,7 +296,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "dynamic resources without a server", old: "static_resources:", new: "dynamic_resources: {ads_config: {api_type: GRPC}}\nstatic_resources:",
 			want: `bootstrap.yaml:1: dynamic_resources.ads_config.grpc_services: exactly one gRPC service (the control plane) is supported, got 0`},
 		{name: "tls on a cluster", old: "  - name: backend", new: "  - name: backend\n    transport_socket: {name: envoy.transport_sockets.tls}",
-			want: `bootstrap.yaml:21: static_resources.clusters[0].transport_socket: not supported by Breeze (supported fields here: name, type, connect_timeout, lb_policy, load_assignment, circuit_breakers, ring_hash_lb_config, maglev_lb_config, least_request_lb_config, common_lb_config, outlier_detection, health_checks, common_http_protocol_options, upstream_connection_options)`},
+			want: `bootstrap.yaml:21: static_resources.clusters[0].transport_socket: not supported by Breeze (supported fields here: name, type, connect_timeout, lb_policy, load_assignment, circuit_breakers, ring_hash_lb_config, maglev_lb_config, least_request_lb_config, common_lb_config, outlier_detection, health_checks, common_http_protocol_options, upstream_connection_options, lb_subset_config)`},
 		{name: "rds alone", old: "          route_config:\n            routes:\n            - name: first\n              match:\n                metadata: [{name: method, exact: sayHello}]\n              route: {cluster: backend}\n            - name: second\n              route: {cluster: backend}\n",
 			new:  "          rds: {route_config_name: dubbo-routes}\n",
 			want: `bootstrap.yaml:11: ` + proxyPath + `.rds: routes over RDS need a control plane (dynamic_resources.ads_config); without one, give the routes inline in route_config`},

@@ -58,7 +58,8 @@ var supportedFields = map[protoreflect.FullName][]string{
 	"envoy.config.cluster.v3.Cluster": {"name", "type=STATIC", "connect_timeout",
 		"lb_policy=ROUND_ROBIN|RANDOM|LEAST_REQUEST|RING_HASH|MAGLEV", "load_assignment", "circuit_breakers",
 		"ring_hash_lb_config", "maglev_lb_config", "least_request_lb_config", "common_lb_config",
-		"outlier_detection", "health_checks", "common_http_protocol_options", "upstream_connection_options"},
+		"outlier_detection", "health_checks", "common_http_protocol_options", "upstream_connection_options",
+		"lb_subset_config"},
 	"envoy.config.cluster.v3.CircuitBreakers":              {"thresholds", "per_host_thresholds"},
 	"envoy.config.cluster.v3.CircuitBreakers.Thresholds":   {"priority=DEFAULT", "max_connections", "max_pending_requests", "max_requests", "max_retries"},
 	"envoy.config.cluster.v3.Cluster.RingHashLbConfig":     {"minimum_ring_size", "maximum_ring_size", "hash_function=XX_HASH"},
@@ -100,20 +101,30 @@ var supportedFields = map[protoreflect.FullName][]string{
 	"breeze.metaprotocol.v1alpha1.RouteMatch":         {"metadata"},
 	"breeze.metaprotocol.v1alpha1.MetadataMatcher":    {"name", "exact", "prefix", "suffix", "contains", "safe_regex", "present", "invert_match"},
 	"breeze.metaprotocol.v1alpha1.RouteAction": {"cluster", "weighted_clusters", "timeout", "hash_policy", "retry_policy",
-		"request_mirror_policies"},
+		"request_mirror_policies", "metadata_match"},
 	"breeze.metaprotocol.v1alpha1.RequestMirrorPolicy":      {"cluster", "runtime_fraction", "percent"},
 	"breeze.metaprotocol.v1alpha1.RuntimeFractionalPercent": {"default_value"},
 	"breeze.metaprotocol.v1alpha1.FractionalPercent":        {"numerator", "denominator"},
-	"breeze.metaprotocol.v1alpha1.RetryPolicy":              {"retry_on", "num_retries", "per_try_timeout"},
+	"breeze.metaprotocol.v1alpha1.RetryPolicy": {"retry_on", "num_retries", "per_try_timeout", "retriable_status_codes",
+		"retry_back_off"},
+	"breeze.metaprotocol.v1alpha1.RetryPolicy.RetryBackOff": {"base_interval", "max_interval"},
 	"breeze.metaprotocol.v1alpha1.WeightedCluster":          {"clusters"},
-	"breeze.metaprotocol.v1alpha1.ClusterWeight":            {"name", "weight"},
+	"breeze.metaprotocol.v1alpha1.ClusterWeight":            {"name", "weight", "metadata_match"},
 	"breeze.metaprotocol.v1alpha1.KeyValue":                 {"key", "value"},
+
+	// Subset load balancing: a cluster's lb_subset_config and the metadata_match of a route
+	// or weighted cluster that chooses a subset (proxy/upstream/subset.go).
+	"envoy.config.cluster.v3.Cluster.LbSubsetConfig": {"fallback_policy=NO_FALLBACK|ANY_ENDPOINT|DEFAULT_SUBSET",
+		"default_subset", "subset_selectors"},
+	"envoy.config.cluster.v3.Cluster.LbSubsetConfig.LbSubsetSelector": {"keys"},
+	"breeze.metaprotocol.v1alpha1.Metadata":                           {"filter_metadata[envoy.lb]"},
 
 	// Built-in filters' configs (proxy/filters/*/README.md).
 	"breeze.filters.istio_stats.v1alpha1.IstioStats": {"destination_service", "reporter", "workload", "method_metrics"},
 	"breeze.filters.istio_stats.v1alpha1.Workload": {"name", "namespace", "app", "version",
 		"canonical_service", "canonical_revision", "cluster"},
-	"breeze.filters.istio_stats.v1alpha1.MethodMetrics": {"disabled", "service_keys", "method_key", "max_methods"},
+	"breeze.filters.istio_stats.v1alpha1.MethodMetrics":          {"disabled", "service_keys", "method_key", "max_methods"},
+	"breeze.filters.metadata_exchange.v1alpha1.MetadataExchange": {"workload"},
 	"breeze.filters.tracing.v1alpha1.Tracing": {"otlp", "random_sampling", "propagation", "kind",
 		"service_name", "metadata_attributes"},
 	"breeze.filters.tracing.v1alpha1.Otlp": {"endpoint", "insecure", "headers", "timeout", "batch_timeout",
@@ -135,6 +146,7 @@ var supportedFields = map[protoreflect.FullName][]string{
 // supportedFields when a bootstrap sets them.
 var filterConfigTypes = []string{
 	"breeze.filters.istio_stats.v1alpha1.IstioStats",
+	"breeze.filters.metadata_exchange.v1alpha1.MetadataExchange",
 	"breeze.filters.tracing.v1alpha1.Tracing",
 	"breeze.filters.access_log.v1alpha1.AccessLog",
 	"breeze.filters.local_ratelimit.v1alpha1.LocalRateLimit",

@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -96,7 +97,8 @@ func TestLoadResilienceFields(t *testing.T) {
 	}
 	rt := b.Listeners[0].Routes.Routes[0]
 	if strings.Join(rt.HashPolicy, ",") != "user" ||
-		*rt.Retry != (config.RetryPolicy{On: config.RetryOnConnectFailure | config.RetryOnReset, NumRetries: 2, PerTryTimeout: time.Second}) {
+		!reflect.DeepEqual(*rt.Retry, config.RetryPolicy{On: config.RetryOnConnectFailure | config.RetryOnReset, NumRetries: 2, PerTryTimeout: time.Second,
+			BackOff: config.DefaultRetryBackOff}) {
 		t.Errorf("route: hash %v retry %+v", rt.HashPolicy, rt.Retry)
 	}
 	c := b.Clusters[0]

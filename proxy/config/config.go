@@ -104,6 +104,9 @@ type Route struct {
 	ResponseMutation protocol.Mutation
 	// HashPolicy names metadata keys whose values feed consistent-hash balancing.
 	HashPolicy []string
+	// MetadataMatch chooses a subset of Cluster's endpoints (a cluster with Subsets); nil:
+	// none. Weighted clusters carry their own, merged with this one.
+	MetadataMatch *MetadataMatch
 	// Mirrors copy a share of the matching requests to other clusters, fire and forget.
 	Mirrors []Mirror
 	// Retry says which failures are retried; nil: none.
@@ -118,7 +121,21 @@ type RetryPolicy struct {
 	NumRetries int
 	// PerTryTimeout bounds each attempt (0: the route's timeout).
 	PerTryTimeout time.Duration
+	// RetriableStatusCodes are the response codes (protocol.Message.Code) that
+	// RetryOnRetriableStatusCodes retries.
+	RetriableStatusCodes []int32
+	// BackOff is the wait before each retry.
+	BackOff RetryBackOff
 }
+
+// RetryBackOff is Envoy's jittered exponential backoff: retry N waits a random time in
+// [0, (2^N - 1) * Base], at most Max.
+type RetryBackOff struct {
+	Base, Max time.Duration
+}
+
+// DefaultRetryBackOff is Envoy's default: a 25 ms base, at most ten times that.
+var DefaultRetryBackOff = RetryBackOff{Base: 25 * time.Millisecond, Max: 250 * time.Millisecond}
 
 // RetryOn is a set of retriable failures, as bits.
 type RetryOn uint8
@@ -131,7 +148,21 @@ const (
 	RetryOnReset
 	// RetryOnTimeout: an attempt got no response within the per-try timeout.
 	RetryOnTimeout
+	// RetryOnRetriableStatus: the response says the server refused the request without
+	// running it, as the codec judges (protocol.RetryAdvisor).
+	RetryOnRetriableStatus
+	// RetryOnRetriableStatusCodes: the response's code is one of RetriableStatusCodes.
+	RetryOnRetriableStatusCodes
 )
+
+// RetryOnNames are the retry_on conditions by their Envoy names.
+var RetryOnNames = map[string]RetryOn{
+	"connect-failure":        RetryOnConnectFailure,
+	"reset":                  RetryOnReset,
+	"timeout":                RetryOnTimeout,
+	"retriable-status":       RetryOnRetriableStatus,
+	"retriable-status-codes": RetryOnRetriableStatusCodes,
+}
 
 // Mirror sends a copy of a share of a route's requests to another cluster; the copies'
 // responses are discarded.
@@ -145,6 +176,9 @@ type Mirror struct {
 type WeightedCluster struct {
 	Name   string
 	Weight uint32
+	// MetadataMatch chooses a subset of the cluster's endpoints: the route's metadata_match
+	// with this cluster's own merged over it; nil: none.
+	MetadataMatch *MetadataMatch
 }
 
 // MatchKind is how a Matcher compares a metadata value.
@@ -233,6 +267,9 @@ type Cluster struct {
 	// TCPKeepalive sets TCP keepalive on upstream connections; nil keeps the default
 	// (probes after 30s idle, every 30s).
 	TCPKeepalive *TCPKeepalive
+	// Subsets lets routes choose subsets of the endpoints by their labels (Envoy's
+	// lb_subset_config); nil: routes' metadata_match is ignored.
+	Subsets *SubsetConfig
 }
 
 // RingHashConfig sizes a consistent-hash ring; zero fields take the defaults.

@@ -420,6 +420,9 @@ func (c converter) route(path string, r *mpv1.Route) (*Route, error) {
 		}
 	}
 	out.HashPolicy = action.GetHashPolicy()
+	if err := c.routeMetadataMatch(ap, action, out); err != nil { // convert_subset.go
+		return nil, err
+	}
 
 	var err error
 	if out.Timeout, err = c.duration(join(ap, "timeout"), action.GetTimeout()); err != nil {
@@ -498,7 +501,9 @@ func (c converter) weightedClusters(path string, wc *mpv1.WeightedCluster) ([]We
 		if cw.GetName() == "" {
 			return nil, c.errorf(join(cp, "name"), "required")
 		}
-		if first, dup := seen[cw.GetName()]; dup {
+		// With their own metadata_match, the same cluster may be listed once per subset
+		// (convert_subset.go checks that pair).
+		if first, dup := seen[cw.GetName()]; dup && !ownMetadataMatch(clusters) {
 			return nil, c.errorf(join(cp, "name"), "cluster %q is already listed at clusters[%d]", cw.GetName(), first)
 		}
 		seen[cw.GetName()] = i

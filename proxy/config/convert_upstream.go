@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -53,6 +54,10 @@ func (c converter) upstreamPolicies(path string, cl *clusterv3.Cluster, out *Clu
 	if err := c.lbPolicy(path, cl, out); err != nil {
 		return err
 	}
+	var err error
+	if out.Subsets, err = c.subsetConfig(join(path, "lb_subset_config"), cl.GetLbSubsetConfig()); err != nil { // convert_subset.go
+		return err
+	}
 	out.HealthyPanicThreshold = DefaultHealthyPanicThreshold
 	if lb := cl.GetCommonLbConfig(); lb != nil {
 		lp := join(path, "common_lb_config")
@@ -69,7 +74,6 @@ func (c converter) upstreamPolicies(path string, cl *clusterv3.Cluster, out *Clu
 			return c.errorf(index(join(path, "circuit_breakers.per_host_thresholds"), i), "only max_connections applies per host (as in Envoy); set the other limits in thresholds")
 		}
 	}
-	var err error
 	if out.Limits, err = c.thresholds(join(path, "circuit_breakers.thresholds"), cl.GetCircuitBreakers().GetThresholds()); err != nil {
 		return err
 	}
@@ -378,26 +382,21 @@ func (c converter) retryPolicy(path string, rp *mpv1.RetryPolicy) (*RetryPolicy,
 	if rp == nil {
 		return nil, nil
 	}
-	out := &RetryPolicy{NumRetries: 1}
-	names := map[string]RetryOn{"connect-failure": RetryOnConnectFailure, "reset": RetryOnReset, "timeout": RetryOnTimeout}
+	out := &RetryPolicy{NumRetries: 1, BackOff: DefaultRetryBackOff}
+	known := slices.Sorted(maps.Keys(RetryOnNames))
 	for cond := range strings.SplitSeq(rp.GetRetryOn(), ",") {
 		cond = strings.TrimSpace(cond)
 		if cond == "" {
 			continue
 		}
-		bit, ok := names[cond]
+		bit, ok := RetryOnNames[cond]
 		if !ok {
-			known := make([]string, 0, len(names))
-			for n := range names {
-				known = append(known, n)
-			}
-			slices.Sort(known)
 			return nil, c.errorf(join(path, "retry_on"), "unknown condition %q (supported: %s)", cond, strings.Join(known, ", "))
 		}
 		out.On |= bit
 	}
 	if out.On == 0 {
-		return nil, c.errorf(join(path, "retry_on"), "required: one or more of connect-failure, reset, timeout")
+		return nil, c.errorf(join(path, "retry_on"), "required: one or more of %s", strings.Join(known, ", "))
 	}
 	if n := rp.GetNumRetries(); n != nil {
 		if n.GetValue() > 10 {
@@ -408,6 +407,33 @@ func (c converter) retryPolicy(path string, rp *mpv1.RetryPolicy) (*RetryPolicy,
 	var err error
 	if out.PerTryTimeout, err = c.duration(join(path, "per_try_timeout"), rp.GetPerTryTimeout()); err != nil {
 		return nil, err
+	}
+	for i, code := range rp.GetRetriableStatusCodes() {
+		if code == 0 || code > math.MaxInt32 {
+			return nil, c.errorf(index(join(path, "retriable_status_codes"), i), "%d is not a status code (1 to %d)", code, math.MaxInt32)
+		}
+		out.RetriableStatusCodes = append(out.RetriableStatusCodes, int32(code))
+	}
+	if out.On&RetryOnRetriableStatusCodes != 0 && len(out.RetriableStatusCodes) == 0 {
+		return nil, c.errorf(join(path, "retriable_status_codes"), "required by retry_on retriable-status-codes")
+	}
+	if bo := rp.GetRetryBackOff(); bo != nil {
+		bp := join(path, "retry_back_off")
+		if out.BackOff.Base, err = c.duration(join(bp, "base_interval"), bo.GetBaseInterval()); err != nil {
+			return nil, err
+		}
+		if out.BackOff.Base <= 0 {
+			return nil, c.errorf(join(bp, "base_interval"), "required, greater than zero")
+		}
+		if out.BackOff.Max, err = c.duration(join(bp, "max_interval"), bo.GetMaxInterval()); err != nil {
+			return nil, err
+		}
+		switch {
+		case bo.GetMaxInterval() == nil:
+			out.BackOff.Max = 10 * out.BackOff.Base
+		case out.BackOff.Max < out.BackOff.Base:
+			return nil, c.errorf(join(bp, "max_interval"), "%v is less than base_interval %v", out.BackOff.Max, out.BackOff.Base)
+		}
 	}
 	return out, nil
 }

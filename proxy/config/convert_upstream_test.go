@@ -258,7 +258,7 @@ func TestFromRouteRetryPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &RetryPolicy{On: RetryOnConnectFailure | RetryOnReset, NumRetries: 1, PerTryTimeout: time.Second}
+	want := &RetryPolicy{On: RetryOnConnectFailure | RetryOnReset, NumRetries: 1, PerTryTimeout: time.Second, BackOff: DefaultRetryBackOff}
 	if got := table.Routes[0].Retry; !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
@@ -266,11 +266,29 @@ func TestFromRouteRetryPolicy(t *testing.T) {
 	if err != nil || table.Routes[0].Retry.NumRetries != 3 || table.Routes[0].Retry.On != RetryOnTimeout {
 		t.Fatalf("got %+v, %v", table.Routes[0].Retry, err)
 	}
+	table, err = FromRouteConfiguration(retryRoute(&mpv1.RetryPolicy{RetryOn: "retriable-status,retriable-status-codes",
+		RetriableStatusCodes: []uint32{100, 60}, RetryBackOff: &mpv1.RetryPolicy_RetryBackOff{BaseInterval: durationpb.New(10 * time.Millisecond)}}))
+	want = &RetryPolicy{On: RetryOnRetriableStatus | RetryOnRetriableStatusCodes, NumRetries: 1, RetriableStatusCodes: []int32{100, 60},
+		BackOff: RetryBackOff{Base: 10 * time.Millisecond, Max: 100 * time.Millisecond}}
+	if err != nil || !reflect.DeepEqual(table.Routes[0].Retry, want) {
+		t.Fatalf("got %+v, %v; want %+v", table.Routes[0].Retry, err, want)
+	}
+	table, err = FromRouteConfiguration(retryRoute(&mpv1.RetryPolicy{RetryOn: "reset",
+		RetryBackOff: &mpv1.RetryPolicy_RetryBackOff{BaseInterval: durationpb.New(time.Millisecond), MaxInterval: durationpb.New(time.Millisecond)}}))
+	if err != nil || table.Routes[0].Retry.BackOff != (RetryBackOff{Base: time.Millisecond, Max: time.Millisecond}) {
+		t.Fatalf("got %+v, %v", table.Routes[0].Retry, err)
+	}
 	for _, bad := range []struct {
 		rp   *mpv1.RetryPolicy
 		want string
 	}{
-		{&mpv1.RetryPolicy{RetryOn: "5xx"}, `retry_policy.retry_on: unknown condition "5xx" (supported: connect-failure, reset, timeout)`},
+		{&mpv1.RetryPolicy{RetryOn: "5xx"}, `retry_policy.retry_on: unknown condition "5xx" (supported: connect-failure, reset, retriable-status, retriable-status-codes, timeout)`},
+		{&mpv1.RetryPolicy{RetryOn: "retriable-status-codes"}, `retry_policy.retriable_status_codes: required by retry_on retriable-status-codes`},
+		{&mpv1.RetryPolicy{RetryOn: "retriable-status-codes", RetriableStatusCodes: []uint32{100, 0}},
+			`retry_policy.retriable_status_codes[1]: 0 is not a status code (1 to 2147483647)`},
+		{&mpv1.RetryPolicy{RetryOn: "reset", RetryBackOff: &mpv1.RetryPolicy_RetryBackOff{}}, `retry_policy.retry_back_off.base_interval: required, greater than zero`},
+		{&mpv1.RetryPolicy{RetryOn: "reset", RetryBackOff: &mpv1.RetryPolicy_RetryBackOff{BaseInterval: durationpb.New(time.Second), MaxInterval: durationpb.New(time.Millisecond)}},
+			`retry_policy.retry_back_off.max_interval: 1ms is less than base_interval 1s`},
 		{&mpv1.RetryPolicy{}, `retry_policy.retry_on: required`},
 		{&mpv1.RetryPolicy{RetryOn: "reset", NumRetries: wrapperspb.UInt32(11)}, `retry_policy.num_retries: at most 10, got 11`},
 	} {

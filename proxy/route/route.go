@@ -22,6 +22,9 @@ type Table struct {
 // Route is one compiled route.
 type Route struct {
 	*config.Route
+	// Index is the route's position in its table: users keep per-route state (the
+	// router's counters) in a slice indexed by it rather than a map.
+	Index       int
 	totalWeight uint32
 }
 
@@ -34,7 +37,7 @@ func NewTable(rt *config.RouteTable) *Table {
 	t.Name = rt.Name
 	seen := map[string]bool{}
 	for _, r := range rt.Routes {
-		cr := &Route{Route: r}
+		cr := &Route{Route: r, Index: len(t.Routes)}
 		for _, w := range r.WeightedClusters {
 			cr.totalWeight += w.Weight
 		}
@@ -110,18 +113,31 @@ func matchOne(m *config.Matcher, md *protocol.Metadata) bool {
 // PickCluster returns the route's destination: its cluster, or one of its weighted clusters
 // chosen in proportion to the weights.
 func (r *Route) PickCluster() string {
+	name, _ := r.PickDestination()
+	return name
+}
+
+// PickDestination returns the route's destination cluster, as PickCluster, and the
+// metadata_match that chooses a subset of its endpoints (nil: none). A weighted cluster
+// carries the route's match merged with its own.
+//
+// The weighted choice is random, independently per request (math/rand/v2's per-goroutine
+// generator): over n requests the count of a cluster of share p is binomial(n, p).
+func (r *Route) PickDestination() (string, *config.MetadataMatch) {
 	if len(r.WeightedClusters) == 0 {
-		return r.Cluster
+		return r.Cluster, r.MetadataMatch
 	}
 	if r.totalWeight == 0 {
-		return r.WeightedClusters[0].Name
+		return r.WeightedClusters[0].Name, r.WeightedClusters[0].MetadataMatch
 	}
 	n := rand.Uint32N(r.totalWeight)
-	for _, w := range r.WeightedClusters {
+	for i := range r.WeightedClusters {
+		w := &r.WeightedClusters[i]
 		if n < w.Weight {
-			return w.Name
+			return w.Name, w.MetadataMatch
 		}
 		n -= w.Weight
 	}
-	return r.WeightedClusters[len(r.WeightedClusters)-1].Name
+	last := &r.WeightedClusters[len(r.WeightedClusters)-1]
+	return last.Name, last.MetadataMatch
 }

@@ -77,6 +77,35 @@ func TestPickClusterWeights(t *testing.T) {
 	}
 }
 
+// TestPickDestinationCarriesMetadataMatch: the destination comes with the route's
+// metadata_match, or the weighted cluster's own.
+func TestPickDestinationCarriesMetadataMatch(t *testing.T) {
+	v1 := config.NewMetadataMatch(map[string]string{"version": "v1"})
+	v2 := config.NewMetadataMatch(map[string]string{"version": "v2"})
+	table := NewTable(&config.RouteTable{Routes: []*config.Route{
+		{Cluster: "c", MetadataMatch: v1},
+		{WeightedClusters: []config.WeightedCluster{{Name: "a", Weight: 1, MetadataMatch: v1}, {Name: "b", Weight: 1, MetadataMatch: v2}}},
+		{Cluster: "plain"},
+	}})
+	if name, mm := table.Routes[0].PickDestination(); name != "c" || mm != v1 {
+		t.Errorf("single cluster: %s %v", name, mm)
+	}
+	seen := map[string]bool{}
+	for range 200 {
+		name, mm := table.Routes[1].PickDestination()
+		if (name == "a") != (mm == v1) || (name == "b") != (mm == v2) {
+			t.Fatalf("weighted: %s got match %v", name, mm)
+		}
+		seen[name] = true
+	}
+	if !seen["a"] || !seen["b"] {
+		t.Errorf("weighted picks: %v", seen) // 2^-199 by chance
+	}
+	if name, mm := table.Routes[2].PickDestination(); name != "plain" || mm != nil {
+		t.Errorf("no match: %s %v", name, mm)
+	}
+}
+
 func BenchmarkMatch(b *testing.B) {
 	table := NewTable(&config.RouteTable{Routes: []*config.Route{
 		{Match: []config.Matcher{{Key: "version", Kind: config.MatchExact, Value: "2.0.0"}}, Cluster: "v2"},

@@ -1,141 +1,18 @@
+// Helpers for this package's tests: sending requests to a Host and collecting their
+// outcomes. The upstream server they talk to is proxy/internal/testbackend.
+
 package upstream
 
 import (
-	"net"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/breeze-mesh/breeze/protocol"
 	"github.com/breeze-mesh/breeze/proxy/config"
-	"github.com/breeze-mesh/breeze/proxy/internal/connio"
 	"github.com/breeze-mesh/breeze/proxy/internal/testcodec"
 	"github.com/breeze-mesh/breeze/proxy/stats"
 )
-
-// Backend behaviours.
-const (
-	answerOK    int32 = iota // answer "<name>:<payload>"
-	answerError              // answer with an error response
-	answerHold               // hold every request until release is closed
-)
-
-// backend is a real TCP server speaking testcodec. It answers requests per its mode
-// (requests whose payload starts with "hold" are held whatever the mode) and heartbeats
-// while heartbeats is set.
-type backend struct {
-	name       string
-	ln         net.Listener
-	mode       atomic.Int32
-	heartbeats atomic.Bool
-	requests   atomic.Int64 // two-way requests received
-	accepted   atomic.Int64 // connections accepted
-	open       atomic.Int64 // connections open now
-	held       atomic.Int64 // requests held now
-	release    chan struct{}
-	releaseMu  sync.Once
-	mu         sync.Mutex
-	live       map[net.Conn]bool
-}
-
-func startBackend(t *testing.T, name string) *backend {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &backend{name: name, ln: ln, release: make(chan struct{}), live: map[net.Conn]bool{}}
-	b.heartbeats.Store(true)
-	go b.serve()
-	t.Cleanup(b.stop)
-	return b
-}
-
-func (b *backend) addr() string { return b.ln.Addr().String() }
-
-func (b *backend) serve() {
-	for {
-		c, err := b.ln.Accept()
-		if err != nil {
-			return
-		}
-		b.accepted.Add(1)
-		b.open.Add(1)
-		b.mu.Lock()
-		b.live[c] = true
-		b.mu.Unlock()
-		go b.handle(c)
-	}
-}
-
-func (b *backend) handle(c net.Conn) {
-	defer func() {
-		c.Close()
-		b.open.Add(-1)
-		b.mu.Lock()
-		delete(b.live, c)
-		b.mu.Unlock()
-	}()
-	reg, _ := protocol.Lookup(testcodec.Name)
-	fr := connio.NewFrameReader(c, reg.New(protocol.Options{Side: protocol.RequestSide, MaxFrameSize: 1 << 20}), 1<<20)
-	var wmu sync.Mutex
-	write := func(frame []byte) {
-		wmu.Lock()
-		defer wmu.Unlock()
-		_, _ = c.Write(frame)
-	}
-	for {
-		msg := new(protocol.Message)
-		if err := fr.Next(msg); err != nil {
-			return
-		}
-		if msg.Type == protocol.Heartbeat {
-			if b.heartbeats.Load() {
-				write(testcodec.Frame('h', msg.RequestID, nil, ""))
-			}
-			continue
-		}
-		if msg.Type != protocol.Request {
-			continue
-		}
-		b.requests.Add(1)
-		payload := testcodec.Payload(msg)
-		mode := b.mode.Load()
-		go func() {
-			if mode == answerHold || strings.HasPrefix(payload, "hold") {
-				b.held.Add(1)
-				<-b.release
-				b.held.Add(-1)
-			}
-			if mode == answerError {
-				write(testcodec.Frame('E', msg.RequestID, nil, b.name+" fails"))
-				return
-			}
-			write(testcodec.Frame('R', msg.RequestID, nil, b.name+":"+payload))
-		}()
-	}
-}
-
-// unblock answers every held request and every later one that would be held.
-func (b *backend) unblock() { b.releaseMu.Do(func() { close(b.release) }) }
-
-// stop answers what is held, then closes the listener and every connection.
-func (b *backend) stop() {
-	b.unblock()
-	b.kill()
-}
-
-// kill closes the listener and every connection, with held requests unanswered.
-func (b *backend) kill() {
-	b.ln.Close()
-	b.mu.Lock()
-	for c := range b.live {
-		c.Close()
-	}
-	b.mu.Unlock()
-}
 
 // result is the outcome of one request sent with sendTo.
 type result struct {
@@ -212,44 +89,4 @@ func clusterCfg(name string, addrs ...string) *config.Cluster {
 		c.Endpoints = append(c.Endpoints, config.Endpoint{Address: a, Weight: 1})
 	}
 	return c
-}
-
-// poll waits until cond holds, failing the test after a generous bound.
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true after 10s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// closedAddr returns a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-// restartBackend starts a backend on the address a stopped one used.
-func restartBackend(t *testing.T, name, addr string) *backend {
-	t.Helper()
-	var ln net.Listener
-	poll(t, "listen again on "+addr, func() bool {
-		var err error
-		ln, err = net.Listen("tcp", addr)
-		return err == nil
-	})
-	b := &backend{name: name, ln: ln, release: make(chan struct{}), live: map[net.Conn]bool{}}
-	b.heartbeats.Store(true)
-	go b.serve()
-	t.Cleanup(b.stop)
-	return b
 }

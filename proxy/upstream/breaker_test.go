@@ -7,6 +7,7 @@ import (
 
 	"github.com/breeze-mesh/breeze/protocol"
 	"github.com/breeze-mesh/breeze/proxy/config"
+	"github.com/breeze-mesh/breeze/proxy/internal/testbackend"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -17,9 +18,9 @@ func overflows(c *Cluster, r resource) float64 {
 // TestMaxRequestsOverflowsAtOnce: with max_requests N and N requests held by the server,
 // request N+1 fails at once with over_limit, counted; once one finishes, requests pass again.
 func TestMaxRequestsOverflowsAtOnce(t *testing.T) {
-	b := startBackend(t, "slow")
+	b := testbackend.Start(t, "slow")
 	m, _ := newTestManager(t)
-	cfg := clusterCfg("c", b.addr())
+	cfg := clusterCfg("c", b.Addr())
 	cfg.Limits.MaxRequests = 3
 	m.Update([]*config.Cluster{cfg})
 	c := m.Get("c")
@@ -29,7 +30,7 @@ func TestMaxRequestsOverflowsAtOnce(t *testing.T) {
 	for i := range 3 {
 		held = append(held, sendTo(h, testReg, "hold-"+strconv.Itoa(i), 0))
 	}
-	poll(t, "3 requests held by the server", func() bool { return b.held.Load() == 3 })
+	testbackend.Poll(t, "3 requests held by the server", func() bool { return b.Held() == 3 })
 	r := sendTo(h, testReg, "fourth", 0).wait(t)
 	if r.err == nil || r.err.Kind != protocol.OverLimit || r.cause != FailureOverflow {
 		t.Fatalf("4th request: %+v, want an over_limit failure", r)
@@ -42,7 +43,7 @@ func TestMaxRequestsOverflowsAtOnce(t *testing.T) {
 			t.Fatal("a held request finished early")
 		}
 	}
-	b.unblock()
+	b.Release()
 	for _, h := range held {
 		if r := h.wait(t); r.err != nil {
 			t.Fatalf("held request failed: %v", r.err)
@@ -60,9 +61,9 @@ func TestMaxRequestsOverflowsAtOnce(t *testing.T) {
 // requests up to max_pending_requests and refuses the next; queued requests go out when a
 // connection is free.
 func TestPingPongWaitsThenOverflowsPending(t *testing.T) {
-	b := startBackend(t, "pp")
+	b := testbackend.Start(t, "pp")
 	m, _ := newTestManager(t)
-	cfg := clusterCfg("c", b.addr())
+	cfg := clusterCfg("c", b.Addr())
 	cfg.MaxConnectionsPerHost = 1
 	cfg.Limits.MaxPendingRequests = 1
 	m.Update([]*config.Cluster{cfg})
@@ -70,7 +71,7 @@ func TestPingPongWaitsThenOverflowsPending(t *testing.T) {
 	h := c.Hosts[0]
 
 	first := sendTo(h, pingPongReg, "hold-1", 0)
-	poll(t, "first request held", func() bool { return b.held.Load() == 1 })
+	testbackend.Poll(t, "first request held", func() bool { return b.Held() == 1 })
 	queued := sendTo(h, pingPongReg, "queued", 0)
 	refused := sendTo(h, pingPongReg, "refused", 0).wait(t)
 	if refused.err == nil || refused.err.Kind != protocol.OverLimit {
@@ -82,14 +83,14 @@ func TestPingPongWaitsThenOverflowsPending(t *testing.T) {
 	if queued.arrived() {
 		t.Fatal("queued request answered while the only connection is busy")
 	}
-	b.unblock()
+	b.Release()
 	if r := first.wait(t); r.payload != "pp:hold-1" {
 		t.Fatalf("first: %+v", r)
 	}
 	if r := queued.wait(t); r.payload != "pp:queued" {
 		t.Fatalf("queued: %+v", r)
 	}
-	if n := b.accepted.Load(); n != 1 {
+	if n := b.Accepted(); n != 1 {
 		t.Fatalf("server accepted %d connections, want 1 (max connections per host)", n)
 	}
 }
@@ -97,14 +98,14 @@ func TestPingPongWaitsThenOverflowsPending(t *testing.T) {
 // TestQueuedRequestTimesOut: a request waiting for a ping-pong connection fails with a
 // timeout when its timeout passes first.
 func TestQueuedRequestTimesOut(t *testing.T) {
-	b := startBackend(t, "pp")
+	b := testbackend.Start(t, "pp")
 	m, _ := newTestManager(t)
-	cfg := clusterCfg("c", b.addr())
+	cfg := clusterCfg("c", b.Addr())
 	cfg.MaxConnectionsPerHost = 1
 	m.Update([]*config.Cluster{cfg})
 	h := m.Get("c").Hosts[0]
 	sendTo(h, pingPongReg, "hold", 0)
-	poll(t, "first request held", func() bool { return b.held.Load() == 1 })
+	testbackend.Poll(t, "first request held", func() bool { return b.Held() == 1 })
 	r := sendTo(h, pingPongReg, "late", 50*time.Millisecond).wait(t)
 	if r.err == nil || r.err.Kind != protocol.Timeout || r.cause != FailureTimeout {
 		t.Fatalf("queued request: %+v, want a timeout", r)
@@ -117,9 +118,9 @@ func TestQueuedRequestTimesOut(t *testing.T) {
 // TestMaxConnectionsSharesConnections: a multiplexed cluster limited to 2 connections
 // opens 2, however many slots it has, and keeps serving requests on them.
 func TestMaxConnectionsSharesConnections(t *testing.T) {
-	b := startBackend(t, "mux")
+	b := testbackend.Start(t, "mux")
 	m, _ := newTestManager(t)
-	cfg := clusterCfg("c", b.addr())
+	cfg := clusterCfg("c", b.Addr())
 	cfg.ConnectionsPerHost = 6
 	cfg.Limits.MaxConnections = 2
 	m.Update([]*config.Cluster{cfg})
@@ -129,7 +130,7 @@ func TestMaxConnectionsSharesConnections(t *testing.T) {
 			t.Fatalf("request %d: %v", i, r.err)
 		}
 	}
-	if n := b.accepted.Load(); n != 2 {
+	if n := b.Accepted(); n != 2 {
 		t.Fatalf("server accepted %d connections, want 2", n)
 	}
 	if n := overflows(m.Get("c"), resConnections); n == 0 {

@@ -33,19 +33,31 @@ type Cluster struct {
 
 	poolOptions PoolOptions
 	limits      *breaker
-	lb          balancer
-	// hashRing serves hashed requests on a cluster whose policy does not hash; built on
-	// the first one.
-	hashRing atomic.Pointer[ringHash]
-	// set is what the balancers pick from, recomputed when a host's health changes.
-	set        atomic.Pointer[hostSet]
-	mu         sync.Mutex       // serialises recomputing set
+	// hostGroup balances over all the hosts.
+	hostGroup
+	// subsets are the groups a route's metadata_match chooses from (subset.go); nil
+	// without lb_subset_config.
+	subsets    *subsetTable
+	mu         sync.Mutex       // serialises recomputing the host sets
 	outlier    *outlierDetector // nil without outlier detection
 	retired    chan struct{}    // closed when a newer version replaces this one
 	retireOnce sync.Once
 }
 
-// hostSet is the hosts a cluster balances over at one moment.
+// hostGroup is hosts balanced together: all of a cluster's, or one subset of them. Each
+// group has a balancer of the cluster's policy, with its own state (round-robin position,
+// ring), and the set of its hosts that are usable now.
+type hostGroup struct {
+	members []*Host
+	lb      balancer
+	// hashRing serves hashed requests on a group whose policy does not hash; built on
+	// the first one.
+	hashRing atomic.Pointer[ringHash]
+	// set is what the balancer picks from, recomputed when a host's health changes.
+	set atomic.Pointer[hostSet]
+}
+
+// hostSet is the hosts a group balances over at one moment.
 type hostSet struct {
 	// hosts are the usable hosts (healthy, not ejected), or all hosts in panic mode.
 	hosts []*Host
@@ -65,37 +77,53 @@ type PickContext struct {
 	Hashed bool
 	// Avoid is a host not to pick if another will do: the one a retried request failed on.
 	Avoid *Host
+	// MetadataMatch chooses a subset of the hosts by their labels, on a cluster with
+	// subsets (the route's metadata_match); nil: none, the cluster's fallback applies.
+	// Clusters without subsets ignore it.
+	MetadataMatch *config.MetadataMatch
 }
 
 // Pick chooses a host for one request, or nil when the cluster has none to offer: no hosts,
-// or none usable with panic mode disabled.
+// none usable with panic mode disabled, or no subset for the request's metadata match and
+// no fallback.
 func (c *Cluster) Pick(ctx PickContext) *Host {
-	s := c.set.Load()
+	g := &c.hostGroup
+	if c.subsets != nil {
+		if g = c.subsets.find(ctx.MetadataMatch); g == nil {
+			return nil
+		}
+	}
+	return g.pick(ctx, c.Config.RingHash)
+}
+
+// pick chooses a host of the group.
+func (g *hostGroup) pick(ctx PickContext, ring config.RingHashConfig) *Host {
+	s := g.set.Load()
 	switch len(s.hosts) {
 	case 0:
 		return nil
 	case 1:
 		return s.hosts[0]
 	}
-	if ctx.Hashed && !c.lb.hashes() {
-		return c.fallbackRing().pick(s, ctx)
+	if ctx.Hashed && !g.lb.hashes() {
+		return g.fallbackRing(ring).pick(s, ctx)
 	}
-	return c.lb.pick(s, ctx)
+	return g.lb.pick(s, ctx)
 }
 
-// fallbackRing returns the ring that hashed requests use on a cluster whose policy does not
+// fallbackRing returns the ring that hashed requests use on a group whose policy does not
 // hash, building it on first use: a route's hash_policy asks for consistent hashing
 // whatever the cluster's policy (the control plane sends a hash key with a ROUND_ROBIN
 // cluster, as Aeraki does with a DestinationRule's consistentHash).
-func (c *Cluster) fallbackRing() *ringHash {
-	if r := c.hashRing.Load(); r != nil {
+func (g *hostGroup) fallbackRing(cfg config.RingHashConfig) *ringHash {
+	if r := g.hashRing.Load(); r != nil {
 		return r
 	}
-	r := newRingHash(c.Hosts, c.Config.RingHash)
-	if c.hashRing.CompareAndSwap(nil, r) {
+	r := newRingHash(g.members, cfg)
+	if g.hashRing.CompareAndSwap(nil, r) {
 		return r
 	}
-	return c.hashRing.Load()
+	return g.hashRing.Load()
 }
 
 // StartRetry takes a slot of the cluster's retry budget (its max_retries circuit breaker);
@@ -105,31 +133,40 @@ func (c *Cluster) StartRetry() bool { return c.limits.acquire(resRetries) }
 // EndRetry ends a retry that StartRetry allowed.
 func (c *Cluster) EndRetry() { c.limits.release(resRetries) }
 
-// refresh recomputes the host set from the hosts' flags.
+// refresh recomputes the host sets, the cluster's and its subsets', from the hosts' flags.
 func (c *Cluster) refresh() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	usable := make([]*Host, 0, len(c.Hosts))
+	usable := c.hostGroup.refresh(c.Config.HealthyPanicThreshold)
+	c.subsets.refresh(c.Config.HealthyPanicThreshold)
 	ejected := 0
 	for _, h := range c.Hosts {
-		f := h.flags.Load()
-		if f == 0 {
-			usable = append(usable, h)
-		}
-		if f&flagEjected != 0 {
+		if h.flags.Load()&flagEjected != 0 {
 			ejected++
 		}
 	}
+	c.Stats.Hosts.Set(float64(len(c.Hosts)))
+	c.Stats.HealthyHosts.Set(float64(usable))
+	c.Stats.EjectedHosts.Set(float64(ejected))
+}
+
+// refresh recomputes the group's host set and returns how many of its hosts are usable.
+// Panic mode is decided per group, as Envoy does per subset: a subset whose hosts are
+// mostly down balances over all of them.
+func (g *hostGroup) refresh(threshold float64) int {
+	usable := make([]*Host, 0, len(g.members))
+	for _, h := range g.members {
+		if h.flags.Load() == 0 {
+			usable = append(usable, h)
+		}
+	}
 	s := &hostSet{hosts: usable}
-	threshold := c.Config.HealthyPanicThreshold
-	if len(c.Hosts) > 0 && threshold > 0 && float64(len(usable))*100 < threshold*float64(len(c.Hosts)) {
-		s.hosts, s.panic = c.Hosts, true
+	if len(g.members) > 0 && threshold > 0 && float64(len(usable))*100 < threshold*float64(len(g.members)) {
+		s.hosts, s.panic = g.members, true
 	}
 	s.weights = newWeights(s.hosts)
-	c.set.Store(s)
-	c.Stats.Hosts.Set(float64(len(c.Hosts)))
-	c.Stats.HealthyHosts.Set(float64(len(usable)))
-	c.Stats.EjectedHosts.Set(float64(ejected))
+	g.set.Store(s)
+	return len(usable)
 }
 
 // retire stops what runs for this version (outlier detection's ticker).
@@ -229,13 +266,19 @@ func (m *Manager) build(cc *config.Cluster, prev *Cluster, kept map[*Host]bool) 
 		h.setEndpoint(ep)
 		c.Hosts = append(c.Hosts, h)
 	}
-	if prev != nil && sameBalancing(prev, c) {
-		c.lb = prev.lb // same hosts, same policy: a ring or table need not be rebuilt
-		if r := prev.hashRing.Load(); r != nil {
-			c.hashRing.Store(r)
-		}
+	c.members = c.Hosts
+	same := prev != nil && sameBalancing(prev, c)
+	if same {
+		c.reuse(&prev.hostGroup) // same hosts, same policy: a ring or table need not be rebuilt
 	} else {
 		c.lb = newBalancer(cc, c.Hosts)
+	}
+	if cc.Subsets != nil {
+		var old *subsetTable
+		if same && reflect.DeepEqual(prev.Config.Subsets, cc.Subsets) {
+			old = prev.subsets
+		}
+		c.subsets = newSubsetTable(cc, c.Hosts, &c.hostGroup, old)
 	}
 	if cc.Outlier != nil {
 		c.outlier = newOutlierDetector(c, *cc.Outlier)
@@ -256,6 +299,14 @@ func (m *Manager) build(cc *config.Cluster, prev *Cluster, kept map[*Host]bool) 
 		go c.outlier.run()
 	}
 	return c
+}
+
+// reuse takes over prev's balancer and fallback ring, for a group of the same hosts.
+func (g *hostGroup) reuse(prev *hostGroup) {
+	g.lb = prev.lb
+	if r := prev.hashRing.Load(); r != nil {
+		g.hashRing.Store(r)
+	}
 }
 
 // sameBalancing reports whether next balances exactly as prev: same policy settings and

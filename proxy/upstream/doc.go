@@ -7,8 +7,11 @@
 //
 // Files, one concept each:
 //
-//	cluster.go      Manager (the clusters of a proxy, swapped whole on update) and Cluster
-//	                (one version of a cluster: its hosts, balancer and usable-host set)
+//	cluster.go      Manager (the clusters of a proxy, swapped whole on update), Cluster
+//	                (one version of a cluster) and hostGroup (hosts balanced together: a
+//	                balancer and the usable-host set)
+//	subset.go       subsets of a cluster's hosts by label (Envoy's lb_subset_config), one
+//	                hostGroup each, chosen by a route's metadata_match
 //	host.go         Host: an endpoint, its pools, health flags and draining
 //	lb.go           the balancer interface, weights, the hash key (HashValue)
 //	rr.go, random.go, leastrequest.go, ringhash.go, maglev.go   one balancer each
@@ -21,7 +24,8 @@
 //
 // A request's way: Cluster.Pick chooses a Host from the usable hosts (those passing health
 // checks and not ejected; all of them in panic mode), with the request's hash key when its
-// route has a hash policy. Host.Send takes a unit of the cluster's max-requests breaker and
+// route has a hash policy, and among the hosts of the subset its route's metadata_match
+// names when the cluster has subsets. Host.Send takes a unit of the cluster's max-requests breaker and
 // puts the request on a connection; the connection reports the outcome to the callbacks,
 // and the result (success, error response, connect failure, reset, timeout) to outlier
 // detection. Picking takes no lock and allocates nothing.

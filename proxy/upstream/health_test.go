@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/breeze-mesh/breeze/proxy/config"
+	"github.com/breeze-mesh/breeze/proxy/internal/testbackend"
 	"github.com/breeze-mesh/breeze/proxy/internal/testcodec"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -14,23 +15,23 @@ func unhealthy(h *Host) bool { return h.flags.Load()&flagFailedHealthCheck != 0 
 // TestTCPHealthCheck: a host whose port stops accepting connections is taken out, and
 // comes back when it accepts again.
 func TestTCPHealthCheck(t *testing.T) {
-	a, b := startBackend(t, "a"), startBackend(t, "b")
+	a, b := testbackend.Start(t, "a"), testbackend.Start(t, "b")
 	m, metrics := newTestManager(t)
-	cfg := clusterCfg("c", a.addr(), b.addr())
+	cfg := clusterCfg("c", a.Addr(), b.Addr())
 	cfg.HealthCheck = &config.HealthCheck{Timeout: time.Second, Interval: 20 * time.Millisecond, UnhealthyThreshold: 2, HealthyThreshold: 2}
 	m.Update([]*config.Cluster{cfg})
 	c := m.Get("c")
 	h := c.Hosts[1]
-	poll(t, "first checks pass", func() bool {
+	testbackend.Poll(t, "first checks pass", func() bool {
 		return testutil.ToFloat64(metrics.Cluster("c").HealthCheck("success")) >= 2
 	})
 	if unhealthy(h) {
 		t.Fatal("reachable host marked unhealthy")
 	}
 
-	addr := b.addr()
-	b.stop()
-	poll(t, "stopped host marked unhealthy", func() bool { return unhealthy(h) })
+	addr := b.Addr()
+	b.Stop()
+	testbackend.Poll(t, "stopped host marked unhealthy", func() bool { return unhealthy(h) })
 	if st := h.Status(); st.HealthFlags != "/failed_active_hc" {
 		t.Fatalf("status %+v", st)
 	}
@@ -41,8 +42,8 @@ func TestTCPHealthCheck(t *testing.T) {
 		t.Fatalf("healthy hosts gauge = %v, want 1", n)
 	}
 
-	restartBackend(t, "b", addr)
-	poll(t, "restarted host healthy again", func() bool { return !unhealthy(h) })
+	testbackend.StartOn(t, "b", addr)
+	testbackend.Poll(t, "restarted host healthy again", func() bool { return !unhealthy(h) })
 	if got := counts(c, 50, plain); got[addr] == 0 {
 		t.Fatalf("recovered host not picked: %v", got)
 	}
@@ -51,31 +52,31 @@ func TestTCPHealthCheck(t *testing.T) {
 // TestHeartbeatHealthCheck: a host that accepts connections but stops answering heartbeats
 // is taken out (a TCP check would not notice), and returns when it answers again.
 func TestHeartbeatHealthCheck(t *testing.T) {
-	a, b := startBackend(t, "a"), startBackend(t, "b")
+	a, b := testbackend.Start(t, "a"), testbackend.Start(t, "b")
 	m, _ := newTestManager(t)
-	cfg := clusterCfg("c", a.addr(), b.addr())
+	cfg := clusterCfg("c", a.Addr(), b.Addr())
 	cfg.HealthCheck = &config.HealthCheck{Timeout: 50 * time.Millisecond, Interval: 20 * time.Millisecond,
 		UnhealthyThreshold: 2, HealthyThreshold: 1, HeartbeatCodec: testcodec.Name}
 	m.Update([]*config.Cluster{cfg})
 	h := m.Get("c").Hosts[1]
-	b.heartbeats.Store(false)
-	poll(t, "silent host marked unhealthy", func() bool { return unhealthy(h) })
+	b.SetHeartbeats(false)
+	testbackend.Poll(t, "silent host marked unhealthy", func() bool { return unhealthy(h) })
 	if r := sendTo(h, testReg, "still-serves", 0).wait(t); r.payload != "b:still-serves" {
 		t.Fatalf("the host itself still serves requests: %+v", r)
 	}
-	b.heartbeats.Store(true)
-	poll(t, "answering host healthy again", func() bool { return !unhealthy(h) })
+	b.SetHeartbeats(true)
+	testbackend.Poll(t, "answering host healthy again", func() bool { return !unhealthy(h) })
 }
 
 // TestFirstCheckDecides: a host that is down when it is added is out after its first
 // check, although the threshold asks for several failures later on.
 func TestFirstCheckDecides(t *testing.T) {
 	m, metrics := newTestManager(t)
-	cfg := clusterCfg("c", closedAddr(t))
+	cfg := clusterCfg("c", testbackend.ClosedAddr(t))
 	cfg.HealthCheck = &config.HealthCheck{Timeout: time.Second, Interval: time.Hour, UnhealthyThreshold: 3, HealthyThreshold: 3}
 	m.Update([]*config.Cluster{cfg})
 	h := m.Get("c").Hosts[0]
-	poll(t, "host down at start marked unhealthy", func() bool { return unhealthy(h) })
+	testbackend.Poll(t, "host down at start marked unhealthy", func() bool { return unhealthy(h) })
 	if n := testutil.ToFloat64(metrics.Cluster("c").HealthCheck("failure")); n != 1 {
 		t.Fatalf("%v failed checks, want exactly the first", n)
 	}
@@ -116,11 +117,11 @@ func TestHealthThresholds(t *testing.T) {
 // keeps a host out.
 func TestRemovingHealthChecksClearsTheFlag(t *testing.T) {
 	m, _ := newTestManager(t)
-	cfg := clusterCfg("c", closedAddr(t))
+	cfg := clusterCfg("c", testbackend.ClosedAddr(t))
 	cfg.HealthCheck = &config.HealthCheck{Timeout: time.Second, Interval: time.Hour, UnhealthyThreshold: 1, HealthyThreshold: 1}
 	m.Update([]*config.Cluster{cfg})
 	h := m.Get("c").Hosts[0]
-	poll(t, "marked unhealthy", func() bool { return unhealthy(h) })
+	testbackend.Poll(t, "marked unhealthy", func() bool { return unhealthy(h) })
 	plainCfg := *cfg
 	plainCfg.HealthCheck = nil
 	m.Update([]*config.Cluster{&plainCfg})

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/breeze-mesh/breeze/proxy/config"
+	"github.com/breeze-mesh/breeze/proxy/internal/testbackend"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -17,10 +18,10 @@ func ejections(c *Cluster, reason string) float64 {
 // count, gets no picks while ejected, returns after its ejection time, and a second
 // ejection lasts twice as long.
 func TestConsecutiveErrorsEject(t *testing.T) {
-	good, bad := startBackend(t, "good"), startBackend(t, "bad")
-	bad.mode.Store(answerError)
+	good, bad := testbackend.Start(t, "good"), testbackend.Start(t, "bad")
+	bad.SetMode(testbackend.Fail)
 	m, _ := newTestManager(t)
-	cfg := clusterCfg("c", good.addr(), bad.addr())
+	cfg := clusterCfg("c", good.Addr(), bad.Addr())
 	const base = 200 * time.Millisecond
 	cfg.Outlier = &config.OutlierDetection{ConsecutiveErrors: 3, EnforcingConsecutiveErrors: 100,
 		BaseEjectionTime: base, MaxEjectionPercent: 50, Interval: time.Hour}
@@ -50,7 +51,7 @@ func TestConsecutiveErrorsEject(t *testing.T) {
 			t.Fatal("ejected host picked")
 		}
 	}
-	poll(t, "host returns after its ejection time", func() bool { return !h.Status().Ejected })
+	testbackend.Poll(t, "host returns after its ejection time", func() bool { return !h.Status().Ejected })
 	if time.Since(before) < base {
 		t.Fatalf("host back after %v, before its ejection time %v", time.Since(before), base)
 	}
@@ -78,9 +79,9 @@ func TestConsecutiveErrorsEject(t *testing.T) {
 // TestConnectFailuresEject: connect failures are gateway failures; an unreachable host is
 // ejected after the configured count of them.
 func TestConnectFailuresEject(t *testing.T) {
-	good := startBackend(t, "good")
+	good := testbackend.Start(t, "good")
 	m, _ := newTestManager(t)
-	cfg := clusterCfg("c", good.addr(), closedAddr(t))
+	cfg := clusterCfg("c", good.Addr(), testbackend.ClosedAddr(t))
 	cfg.Outlier = &config.OutlierDetection{ConsecutiveGatewayFailures: 2, EnforcingConsecutiveGatewayFailures: 100,
 		MaxEjectionPercent: 50, Interval: time.Hour}
 	m.Update([]*config.Cluster{cfg})
@@ -101,16 +102,16 @@ func TestConnectFailuresEject(t *testing.T) {
 
 // TestSuccessResetsTheCount: errors separated by successes never eject.
 func TestSuccessResetsTheCount(t *testing.T) {
-	b := startBackend(t, "b")
+	b := testbackend.Start(t, "b")
 	m, _ := newTestManager(t)
-	cfg := clusterCfg("c", b.addr())
+	cfg := clusterCfg("c", b.Addr())
 	cfg.Outlier = &config.OutlierDetection{ConsecutiveErrors: 2, EnforcingConsecutiveErrors: 100, Interval: time.Hour}
 	m.Update([]*config.Cluster{cfg})
 	h := m.Get("c").Hosts[0]
 	for range 5 {
-		b.mode.Store(answerError)
+		b.SetMode(testbackend.Fail)
 		sendTo(h, testReg, "x", 0).wait(t)
-		b.mode.Store(answerOK)
+		b.SetMode(testbackend.OK)
 		sendTo(h, testReg, "x", 0).wait(t)
 	}
 	if h.Status().Ejected {
@@ -122,7 +123,7 @@ func TestSuccessResetsTheCount(t *testing.T) {
 // them are ejected.
 func TestMaxEjectionPercent(t *testing.T) {
 	m, _ := newTestManager(t)
-	cfg := clusterCfg("c", closedAddr(t), closedAddr(t), closedAddr(t), closedAddr(t))
+	cfg := clusterCfg("c", testbackend.ClosedAddr(t), testbackend.ClosedAddr(t), testbackend.ClosedAddr(t), testbackend.ClosedAddr(t))
 	cfg.Outlier = &config.OutlierDetection{ConsecutiveErrors: 1, EnforcingConsecutiveErrors: 100, MaxEjectionPercent: 50, Interval: time.Hour}
 	m.Update([]*config.Cluster{cfg})
 	c := m.Get("c")
@@ -146,20 +147,20 @@ func TestMaxEjectionPercent(t *testing.T) {
 // at the end of an interval; consecutive-error ejection is off.
 func TestSuccessRateEjects(t *testing.T) {
 	var addrs []string
-	var backends []*backend
+	var backends []*testbackend.Backend
 	for i := range 5 {
-		b := startBackend(t, "b"+strconv.Itoa(i))
+		b := testbackend.Start(t, "b"+strconv.Itoa(i))
 		backends = append(backends, b)
-		addrs = append(addrs, b.addr())
+		addrs = append(addrs, b.Addr())
 	}
-	backends[4].mode.Store(answerError)
+	backends[4].SetMode(testbackend.Fail)
 	m, _ := newTestManager(t)
 	cfg := clusterCfg("c", addrs...)
 	cfg.Outlier = &config.OutlierDetection{EnforcingSuccessRate: 100, SuccessRateMinimumHosts: 5,
 		SuccessRateRequestVolume: 10, SuccessRateStdevFactor: 1000, Interval: 50 * time.Millisecond, MaxEjectionPercent: 20}
 	m.Update([]*config.Cluster{cfg})
 	c := m.Get("c")
-	poll(t, "the failing host is ejected by success rate", func() bool {
+	testbackend.Poll(t, "the failing host is ejected by success rate", func() bool {
 		for _, h := range c.Hosts {
 			for range 10 {
 				sendTo(h, testReg, "x", 0).wait(t)
@@ -181,7 +182,7 @@ func TestSuccessRateEjects(t *testing.T) {
 // multiplier brought down, one per interval.
 func TestEjectionMultiplierDecays(t *testing.T) {
 	m, _ := newTestManager(t)
-	cfg := clusterCfg("c", closedAddr(t), "10.0.0.1:1")
+	cfg := clusterCfg("c", testbackend.ClosedAddr(t), "10.0.0.1:1")
 	cfg.Outlier = &config.OutlierDetection{ConsecutiveErrors: 1, EnforcingConsecutiveErrors: 100,
 		BaseEjectionTime: time.Millisecond, MaxEjectionPercent: 50, Interval: 20 * time.Millisecond}
 	m.Update([]*config.Cluster{cfg})
@@ -190,5 +191,5 @@ func TestEjectionMultiplierDecays(t *testing.T) {
 	if h.Status().Ejections != 1 {
 		t.Fatalf("%+v, want one ejection", h.Status())
 	}
-	poll(t, "multiplier back to 0", func() bool { return h.Status().Ejections == 0 })
+	testbackend.Poll(t, "multiplier back to 0", func() bool { return h.Status().Ejections == 0 })
 }

@@ -25,6 +25,9 @@ type observedPorts struct {
 	// Listener names the listener (its direction: "inbound|..." or "outbound|..."); Service
 	// is the spans' service.name.
 	Listener, Service string
+	// Interface is the prefix of the interfaces the listener routes; Workload, Namespace,
+	// App and Version name the proxy's workload (observability-peers.yaml).
+	Interface, Workload, Namespace, App, Version string
 }
 
 // startObservedProxy renders testdata/<templateName> with ports, starts `breeze proxy` on

@@ -212,14 +212,14 @@ func TestObservabilityAccessLog(t *testing.T) {
 		fields  map[string]any
 	}{
 		{"-/" + greeter.MethodSayHello, okCalls, map[string]any{
-			"service": greeter.Interface, "response_code": 0.0, "response_code_details": "via_upstream",
+			"service": greeter.Interface, "response_code": 0.0, "response_code_details": "via_upstream", "response_status": 20.0,
 			"upstream_host": greeterAddr, "upstream_cluster": cluster, "route_name": "greeter", "protocol": "dubbo",
 		}},
 		{"-/noSuchMethod", errorCalls, map[string]any{
-			"response_code": 1.0, "response_code_details": "via_upstream", "upstream_host": greeterAddr,
+			"response_code": 1.0, "response_code_details": "via_upstream", "upstream_host": greeterAddr, "response_status": 20.0,
 		}},
 		{"NR/" + greeter.MethodSayHello, noRouteCalls, map[string]any{
-			"service": "org.apache.dubbo.sample.Nobody", "response_code": 1.0, "response_code_details": "route_not_found",
+			"service": "org.apache.dubbo.sample.Nobody", "response_code": 1.0, "response_code_details": "route_not_found", "response_status": nil,
 			"upstream_host": nil, "upstream_cluster": nil, "route_name": nil, "bytes_sent": 0.0,
 		}},
 		{"UT/" + greeter.MethodSlowHello, timeoutCalls, map[string]any{

@@ -18,6 +18,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	wrapperspb "google.golang.org/protobuf/types/known/wrapperspb"
 	reflect "reflect"
 	sync "sync"
@@ -81,7 +82,7 @@ func (x FractionalPercent_DenominatorType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use FractionalPercent_DenominatorType.Descriptor instead.
 func (FractionalPercent_DenominatorType) EnumDescriptor() ([]byte, []int) {
-	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{10, 0}
+	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{11, 0}
 }
 
 // RouteConfiguration is an ordered route table: each request goes to the first route that
@@ -475,6 +476,13 @@ type RouteAction struct {
 	// When and how often a failed request is sent again. When unset, failures go back to the
 	// client as they are. (Breeze addition, with the field names of Envoy's RetryPolicy.)
 	RetryPolicy *RetryPolicy `protobuf:"bytes,5,opt,name=retry_policy,json=retryPolicy,proto3" json:"retry_policy,omitempty"`
+	// Endpoint labels that choose a subset of the cluster's endpoints, as Envoy's
+	// RouteAction.metadata_match: the key/values of filter_metadata["envoy.lb"] (the only
+	// namespace) must be exactly the keys of one of the cluster's
+	// lb_subset_config.subset_selectors, and the request goes to the endpoints whose labels
+	// have these values. A cluster without lb_subset_config ignores it. A weighted cluster's
+	// own metadata_match is merged over this one, key by key.
+	MetadataMatch *Metadata `protobuf:"bytes,6,opt,name=metadata_match,json=metadataMatch,proto3" json:"metadata_match,omitempty"`
 	// How long the proxy waits for the upstream's response before it answers the client with
 	// a timeout error. When unset or zero, the proxy waits as long as the connection lives.
 	// (Breeze addition.)
@@ -559,6 +567,13 @@ func (x *RouteAction) GetRetryPolicy() *RetryPolicy {
 	return nil
 }
 
+func (x *RouteAction) GetMetadataMatch() *Metadata {
+	if x != nil {
+		return x.MetadataMatch
+	}
+	return nil
+}
+
 func (x *RouteAction) GetTimeout() *durationpb.Duration {
 	if x != nil {
 		return x.Timeout
@@ -584,6 +599,55 @@ func (*RouteAction_Cluster) isRouteAction_ClusterSpecifier() {}
 
 func (*RouteAction_WeightedClusters) isRouteAction_ClusterSpecifier() {}
 
+// Metadata holds endpoint labels by namespace, with the field names of Envoy's
+// envoy.config.core.v3.Metadata. Only the "envoy.lb" namespace is read; its values must be
+// strings, numbers or booleans, compared as text (Envoy compares typed values: 1 and "1"
+// differ there).
+type Metadata struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The labels, by namespace.
+	FilterMetadata map[string]*structpb.Struct `protobuf:"bytes,1,rep,name=filter_metadata,json=filterMetadata,proto3" json:"filter_metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Metadata) Reset() {
+	*x = Metadata{}
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Metadata) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Metadata) ProtoMessage() {}
+
+func (x *Metadata) ProtoReflect() protoreflect.Message {
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Metadata.ProtoReflect.Descriptor instead.
+func (*Metadata) Descriptor() ([]byte, []int) {
+	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Metadata) GetFilterMetadata() map[string]*structpb.Struct {
+	if x != nil {
+		return x.FilterMetadata
+	}
+	return nil
+}
+
 // RetryPolicy says which failures of a request are retried, and how often. A retry goes to
 // another endpoint of the cluster when there is one, counts against the cluster's
 // max_retries circuit breaker, and carries the request unchanged. Oneway requests are never
@@ -595,7 +659,14 @@ type RetryPolicy struct {
 	//	connect-failure  no connection to the endpoint could be made (the request was not sent);
 	//	reset            the connection failed or closed while the request was in flight (the
 	//	                 endpoint may have processed it: retry only requests safe to repeat);
-	//	timeout          no response within per_try_timeout.
+	//	timeout          no response within per_try_timeout;
+	//	retriable-status the response says the server refused the request without running
+	//	                 it (overloaded, rate limited, shutting down, no such service): the
+	//	                 codec decides which of its protocol's codes mean that, see its README;
+	//	retriable-status-codes
+	//	                 the response's protocol status code is one of retriable_status_codes.
+	//
+	// An error response that is retried but runs out of retries goes to the client as it is.
 	RetryOn string `protobuf:"bytes,1,opt,name=retry_on,json=retryOn,proto3" json:"retry_on,omitempty"`
 	// How many times a request may be retried. Default: 1.
 	NumRetries *wrapperspb.UInt32Value `protobuf:"bytes,2,opt,name=num_retries,json=numRetries,proto3" json:"num_retries,omitempty"`
@@ -603,13 +674,19 @@ type RetryPolicy struct {
 	// The route's timeout still bounds the request as a whole, retries included. Default: the
 	// route's timeout.
 	PerTryTimeout *durationpb.Duration `protobuf:"bytes,3,opt,name=per_try_timeout,json=perTryTimeout,proto3" json:"per_try_timeout,omitempty"`
+	// The protocol status codes (Dubbo's status byte, tRPC's ret, bRPC's error code, Thrift's
+	// TApplicationException type: what each codec's README calls the response's code) that
+	// retry_on retriable-status-codes retries. Zero is not a code.
+	RetriableStatusCodes []uint32 `protobuf:"varint,4,rep,packed,name=retriable_status_codes,json=retriableStatusCodes,proto3" json:"retriable_status_codes,omitempty"`
+	// The wait between attempts: exponential with full jitter. Default: base_interval 25ms.
+	RetryBackOff  *RetryPolicy_RetryBackOff `protobuf:"bytes,5,opt,name=retry_back_off,json=retryBackOff,proto3" json:"retry_back_off,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RetryPolicy) Reset() {
 	*x = RetryPolicy{}
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[5]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -621,7 +698,7 @@ func (x *RetryPolicy) String() string {
 func (*RetryPolicy) ProtoMessage() {}
 
 func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[5]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -634,7 +711,7 @@ func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryPolicy.ProtoReflect.Descriptor instead.
 func (*RetryPolicy) Descriptor() ([]byte, []int) {
-	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{5}
+	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RetryPolicy) GetRetryOn() string {
@@ -658,6 +735,20 @@ func (x *RetryPolicy) GetPerTryTimeout() *durationpb.Duration {
 	return nil
 }
 
+func (x *RetryPolicy) GetRetriableStatusCodes() []uint32 {
+	if x != nil {
+		return x.RetriableStatusCodes
+	}
+	return nil
+}
+
+func (x *RetryPolicy) GetRetryBackOff() *RetryPolicy_RetryBackOff {
+	if x != nil {
+		return x.RetryBackOff
+	}
+	return nil
+}
+
 // WeightedCluster splits a route's requests between clusters, in proportion to their
 // weights. It has the field names of Envoy's WeightedCluster; only clusters is supported.
 type WeightedCluster struct {
@@ -670,7 +761,7 @@ type WeightedCluster struct {
 
 func (x *WeightedCluster) Reset() {
 	*x = WeightedCluster{}
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[6]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +773,7 @@ func (x *WeightedCluster) String() string {
 func (*WeightedCluster) ProtoMessage() {}
 
 func (x *WeightedCluster) ProtoReflect() protoreflect.Message {
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[6]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +786,7 @@ func (x *WeightedCluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WeightedCluster.ProtoReflect.Descriptor instead.
 func (*WeightedCluster) Descriptor() ([]byte, []int) {
-	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{6}
+	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *WeightedCluster) GetClusters() []*ClusterWeight {
@@ -712,14 +803,17 @@ type ClusterWeight struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The cluster's share of the requests, relative to the sum of all weights. A cluster with
 	// weight zero receives no requests. Envoy wraps this in UInt32Value; the YAML is the same.
-	Weight        uint32 `protobuf:"varint,2,opt,name=weight,proto3" json:"weight,omitempty"`
+	Weight uint32 `protobuf:"varint,2,opt,name=weight,proto3" json:"weight,omitempty"`
+	// Endpoint labels that choose a subset of this cluster's endpoints, merged over the
+	// route's metadata_match (a key set here wins).
+	MetadataMatch *Metadata `protobuf:"bytes,3,opt,name=metadata_match,json=metadataMatch,proto3" json:"metadata_match,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ClusterWeight) Reset() {
 	*x = ClusterWeight{}
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[7]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -731,7 +825,7 @@ func (x *ClusterWeight) String() string {
 func (*ClusterWeight) ProtoMessage() {}
 
 func (x *ClusterWeight) ProtoReflect() protoreflect.Message {
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[7]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -744,7 +838,7 @@ func (x *ClusterWeight) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterWeight.ProtoReflect.Descriptor instead.
 func (*ClusterWeight) Descriptor() ([]byte, []int) {
-	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{7}
+	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ClusterWeight) GetName() string {
@@ -759,6 +853,13 @@ func (x *ClusterWeight) GetWeight() uint32 {
 		return x.Weight
 	}
 	return 0
+}
+
+func (x *ClusterWeight) GetMetadataMatch() *Metadata {
+	if x != nil {
+		return x.MetadataMatch
+	}
+	return nil
 }
 
 // RequestMirrorPolicy sends a copy of some requests to another cluster, fire and forget.
@@ -778,7 +879,7 @@ type RequestMirrorPolicy struct {
 
 func (x *RequestMirrorPolicy) Reset() {
 	*x = RequestMirrorPolicy{}
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[8]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +891,7 @@ func (x *RequestMirrorPolicy) String() string {
 func (*RequestMirrorPolicy) ProtoMessage() {}
 
 func (x *RequestMirrorPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[8]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +904,7 @@ func (x *RequestMirrorPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestMirrorPolicy.ProtoReflect.Descriptor instead.
 func (*RequestMirrorPolicy) Descriptor() ([]byte, []int) {
-	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{8}
+	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RequestMirrorPolicy) GetCluster() string {
@@ -842,7 +943,7 @@ type RuntimeFractionalPercent struct {
 
 func (x *RuntimeFractionalPercent) Reset() {
 	*x = RuntimeFractionalPercent{}
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[9]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -854,7 +955,7 @@ func (x *RuntimeFractionalPercent) String() string {
 func (*RuntimeFractionalPercent) ProtoMessage() {}
 
 func (x *RuntimeFractionalPercent) ProtoReflect() protoreflect.Message {
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[9]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -867,7 +968,7 @@ func (x *RuntimeFractionalPercent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeFractionalPercent.ProtoReflect.Descriptor instead.
 func (*RuntimeFractionalPercent) Descriptor() ([]byte, []int) {
-	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{9}
+	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RuntimeFractionalPercent) GetDefaultValue() *FractionalPercent {
@@ -898,7 +999,7 @@ type FractionalPercent struct {
 
 func (x *FractionalPercent) Reset() {
 	*x = FractionalPercent{}
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[10]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -910,7 +1011,7 @@ func (x *FractionalPercent) String() string {
 func (*FractionalPercent) ProtoMessage() {}
 
 func (x *FractionalPercent) ProtoReflect() protoreflect.Message {
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[10]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -923,7 +1024,7 @@ func (x *FractionalPercent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FractionalPercent.ProtoReflect.Descriptor instead.
 func (*FractionalPercent) Descriptor() ([]byte, []int) {
-	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{10}
+	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FractionalPercent) GetNumerator() uint32 {
@@ -953,7 +1054,7 @@ type KeyValue struct {
 
 func (x *KeyValue) Reset() {
 	*x = KeyValue{}
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[11]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -965,7 +1066,7 @@ func (x *KeyValue) String() string {
 func (*KeyValue) ProtoMessage() {}
 
 func (x *KeyValue) ProtoReflect() protoreflect.Message {
-	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[11]
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -978,7 +1079,7 @@ func (x *KeyValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyValue.ProtoReflect.Descriptor instead.
 func (*KeyValue) Descriptor() ([]byte, []int) {
-	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{11}
+	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *KeyValue) GetKey() string {
@@ -995,11 +1096,68 @@ func (x *KeyValue) GetValue() string {
 	return ""
 }
 
+// How long to wait before a retry, with the field names of Envoy's RetryBackOff. Retry N
+// (1 for the first) waits a random time in [0, (2^N - 1) * base_interval], at most
+// max_interval. The wait never blocks the connection or other requests.
+type RetryPolicy_RetryBackOff struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required, greater than zero.
+	BaseInterval *durationpb.Duration `protobuf:"bytes,1,opt,name=base_interval,json=baseInterval,proto3" json:"base_interval,omitempty"`
+	// At least base_interval. Default: 10 times base_interval.
+	MaxInterval   *durationpb.Duration `protobuf:"bytes,2,opt,name=max_interval,json=maxInterval,proto3" json:"max_interval,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryPolicy_RetryBackOff) Reset() {
+	*x = RetryPolicy_RetryBackOff{}
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryPolicy_RetryBackOff) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryPolicy_RetryBackOff) ProtoMessage() {}
+
+func (x *RetryPolicy_RetryBackOff) ProtoReflect() protoreflect.Message {
+	mi := &file_api_metaprotocol_v1alpha1_route_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryPolicy_RetryBackOff.ProtoReflect.Descriptor instead.
+func (*RetryPolicy_RetryBackOff) Descriptor() ([]byte, []int) {
+	return file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP(), []int{6, 0}
+}
+
+func (x *RetryPolicy_RetryBackOff) GetBaseInterval() *durationpb.Duration {
+	if x != nil {
+		return x.BaseInterval
+	}
+	return nil
+}
+
+func (x *RetryPolicy_RetryBackOff) GetMaxInterval() *durationpb.Duration {
+	if x != nil {
+		return x.MaxInterval
+	}
+	return nil
+}
+
 var File_api_metaprotocol_v1alpha1_route_proto protoreflect.FileDescriptor
 
 const file_api_metaprotocol_v1alpha1_route_proto_rawDesc = "" +
 	"\n" +
-	"%api/metaprotocol/v1alpha1/route.proto\x12\x1cbreeze.metaprotocol.v1alpha1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1egoogle/protobuf/wrappers.proto\"e\n" +
+	"%api/metaprotocol/v1alpha1/route.proto\x12\x1cbreeze.metaprotocol.v1alpha1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1egoogle/protobuf/wrappers.proto\"e\n" +
 	"\x12RouteConfiguration\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12;\n" +
 	"\x06routes\x18\x02 \x03(\v2#.breeze.metaprotocol.v1alpha1.RouteR\x06routes\"\xc4\x02\n" +
@@ -1022,26 +1180,38 @@ const file_api_metaprotocol_v1alpha1_route_proto_rawDesc = "" +
 	"safe_regex\x18\x06 \x01(\tH\x00R\tsafeRegex\x12\x1a\n" +
 	"\apresent\x18\a \x01(\bH\x00R\apresent\x12!\n" +
 	"\finvert_match\x18\b \x01(\bR\vinvertMatchB\x11\n" +
-	"\x0fmatch_specifier\"\xab\x03\n" +
+	"\x0fmatch_specifier\"\xfa\x03\n" +
 	"\vRouteAction\x12\x1a\n" +
 	"\acluster\x18\x01 \x01(\tH\x00R\acluster\x12\\\n" +
 	"\x11weighted_clusters\x18\x02 \x01(\v2-.breeze.metaprotocol.v1alpha1.WeightedClusterH\x00R\x10weightedClusters\x12\x1f\n" +
 	"\vhash_policy\x18\x03 \x03(\tR\n" +
 	"hashPolicy\x12i\n" +
 	"\x17request_mirror_policies\x18\x04 \x03(\v21.breeze.metaprotocol.v1alpha1.RequestMirrorPolicyR\x15requestMirrorPolicies\x12L\n" +
-	"\fretry_policy\x18\x05 \x01(\v2).breeze.metaprotocol.v1alpha1.RetryPolicyR\vretryPolicy\x123\n" +
+	"\fretry_policy\x18\x05 \x01(\v2).breeze.metaprotocol.v1alpha1.RetryPolicyR\vretryPolicy\x12M\n" +
+	"\x0emetadata_match\x18\x06 \x01(\v2&.breeze.metaprotocol.v1alpha1.MetadataR\rmetadataMatch\x123\n" +
 	"\atimeout\x18\x14 \x01(\v2\x19.google.protobuf.DurationR\atimeoutB\x13\n" +
-	"\x11cluster_specifier\"\xaa\x01\n" +
+	"\x11cluster_specifier\"\xcb\x01\n" +
+	"\bMetadata\x12c\n" +
+	"\x0ffilter_metadata\x18\x01 \x03(\v2:.breeze.metaprotocol.v1alpha1.Metadata.FilterMetadataEntryR\x0efilterMetadata\x1aZ\n" +
+	"\x13FilterMetadataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12-\n" +
+	"\x05value\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x05value:\x028\x01\"\xcd\x03\n" +
 	"\vRetryPolicy\x12\x19\n" +
 	"\bretry_on\x18\x01 \x01(\tR\aretryOn\x12=\n" +
 	"\vnum_retries\x18\x02 \x01(\v2\x1c.google.protobuf.UInt32ValueR\n" +
 	"numRetries\x12A\n" +
-	"\x0fper_try_timeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\rperTryTimeout\"Z\n" +
+	"\x0fper_try_timeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\rperTryTimeout\x124\n" +
+	"\x16retriable_status_codes\x18\x04 \x03(\rR\x14retriableStatusCodes\x12\\\n" +
+	"\x0eretry_back_off\x18\x05 \x01(\v26.breeze.metaprotocol.v1alpha1.RetryPolicy.RetryBackOffR\fretryBackOff\x1a\x8c\x01\n" +
+	"\fRetryBackOff\x12>\n" +
+	"\rbase_interval\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\fbaseInterval\x12<\n" +
+	"\fmax_interval\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\vmaxInterval\"Z\n" +
 	"\x0fWeightedCluster\x12G\n" +
-	"\bclusters\x18\x01 \x03(\v2+.breeze.metaprotocol.v1alpha1.ClusterWeightR\bclusters\";\n" +
+	"\bclusters\x18\x01 \x03(\v2+.breeze.metaprotocol.v1alpha1.ClusterWeightR\bclusters\"\x8a\x01\n" +
 	"\rClusterWeight\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
-	"\x06weight\x18\x02 \x01(\rR\x06weight\"\xbd\x01\n" +
+	"\x06weight\x18\x02 \x01(\rR\x06weight\x12M\n" +
+	"\x0emetadata_match\x18\x03 \x01(\v2&.breeze.metaprotocol.v1alpha1.MetadataR\rmetadataMatch\"\xbd\x01\n" +
 	"\x13RequestMirrorPolicy\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12a\n" +
 	"\x10runtime_fraction\x18\x02 \x01(\v26.breeze.metaprotocol.v1alpha1.RuntimeFractionalPercentR\x0fruntimeFraction\x12\x1d\n" +
@@ -1076,7 +1246,7 @@ func file_api_metaprotocol_v1alpha1_route_proto_rawDescGZIP() []byte {
 }
 
 var file_api_metaprotocol_v1alpha1_route_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_api_metaprotocol_v1alpha1_route_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_api_metaprotocol_v1alpha1_route_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_api_metaprotocol_v1alpha1_route_proto_goTypes = []any{
 	(FractionalPercent_DenominatorType)(0), // 0: breeze.metaprotocol.v1alpha1.FractionalPercent.DenominatorType
 	(*RouteConfiguration)(nil),             // 1: breeze.metaprotocol.v1alpha1.RouteConfiguration
@@ -1084,38 +1254,49 @@ var file_api_metaprotocol_v1alpha1_route_proto_goTypes = []any{
 	(*RouteMatch)(nil),                     // 3: breeze.metaprotocol.v1alpha1.RouteMatch
 	(*MetadataMatcher)(nil),                // 4: breeze.metaprotocol.v1alpha1.MetadataMatcher
 	(*RouteAction)(nil),                    // 5: breeze.metaprotocol.v1alpha1.RouteAction
-	(*RetryPolicy)(nil),                    // 6: breeze.metaprotocol.v1alpha1.RetryPolicy
-	(*WeightedCluster)(nil),                // 7: breeze.metaprotocol.v1alpha1.WeightedCluster
-	(*ClusterWeight)(nil),                  // 8: breeze.metaprotocol.v1alpha1.ClusterWeight
-	(*RequestMirrorPolicy)(nil),            // 9: breeze.metaprotocol.v1alpha1.RequestMirrorPolicy
-	(*RuntimeFractionalPercent)(nil),       // 10: breeze.metaprotocol.v1alpha1.RuntimeFractionalPercent
-	(*FractionalPercent)(nil),              // 11: breeze.metaprotocol.v1alpha1.FractionalPercent
-	(*KeyValue)(nil),                       // 12: breeze.metaprotocol.v1alpha1.KeyValue
-	(*durationpb.Duration)(nil),            // 13: google.protobuf.Duration
-	(*wrapperspb.UInt32Value)(nil),         // 14: google.protobuf.UInt32Value
+	(*Metadata)(nil),                       // 6: breeze.metaprotocol.v1alpha1.Metadata
+	(*RetryPolicy)(nil),                    // 7: breeze.metaprotocol.v1alpha1.RetryPolicy
+	(*WeightedCluster)(nil),                // 8: breeze.metaprotocol.v1alpha1.WeightedCluster
+	(*ClusterWeight)(nil),                  // 9: breeze.metaprotocol.v1alpha1.ClusterWeight
+	(*RequestMirrorPolicy)(nil),            // 10: breeze.metaprotocol.v1alpha1.RequestMirrorPolicy
+	(*RuntimeFractionalPercent)(nil),       // 11: breeze.metaprotocol.v1alpha1.RuntimeFractionalPercent
+	(*FractionalPercent)(nil),              // 12: breeze.metaprotocol.v1alpha1.FractionalPercent
+	(*KeyValue)(nil),                       // 13: breeze.metaprotocol.v1alpha1.KeyValue
+	nil,                                    // 14: breeze.metaprotocol.v1alpha1.Metadata.FilterMetadataEntry
+	(*RetryPolicy_RetryBackOff)(nil),       // 15: breeze.metaprotocol.v1alpha1.RetryPolicy.RetryBackOff
+	(*durationpb.Duration)(nil),            // 16: google.protobuf.Duration
+	(*wrapperspb.UInt32Value)(nil),         // 17: google.protobuf.UInt32Value
+	(*structpb.Struct)(nil),                // 18: google.protobuf.Struct
 }
 var file_api_metaprotocol_v1alpha1_route_proto_depIdxs = []int32{
 	2,  // 0: breeze.metaprotocol.v1alpha1.RouteConfiguration.routes:type_name -> breeze.metaprotocol.v1alpha1.Route
 	3,  // 1: breeze.metaprotocol.v1alpha1.Route.match:type_name -> breeze.metaprotocol.v1alpha1.RouteMatch
 	5,  // 2: breeze.metaprotocol.v1alpha1.Route.route:type_name -> breeze.metaprotocol.v1alpha1.RouteAction
-	12, // 3: breeze.metaprotocol.v1alpha1.Route.request_mutation:type_name -> breeze.metaprotocol.v1alpha1.KeyValue
-	12, // 4: breeze.metaprotocol.v1alpha1.Route.response_mutation:type_name -> breeze.metaprotocol.v1alpha1.KeyValue
+	13, // 3: breeze.metaprotocol.v1alpha1.Route.request_mutation:type_name -> breeze.metaprotocol.v1alpha1.KeyValue
+	13, // 4: breeze.metaprotocol.v1alpha1.Route.response_mutation:type_name -> breeze.metaprotocol.v1alpha1.KeyValue
 	4,  // 5: breeze.metaprotocol.v1alpha1.RouteMatch.metadata:type_name -> breeze.metaprotocol.v1alpha1.MetadataMatcher
-	7,  // 6: breeze.metaprotocol.v1alpha1.RouteAction.weighted_clusters:type_name -> breeze.metaprotocol.v1alpha1.WeightedCluster
-	9,  // 7: breeze.metaprotocol.v1alpha1.RouteAction.request_mirror_policies:type_name -> breeze.metaprotocol.v1alpha1.RequestMirrorPolicy
-	6,  // 8: breeze.metaprotocol.v1alpha1.RouteAction.retry_policy:type_name -> breeze.metaprotocol.v1alpha1.RetryPolicy
-	13, // 9: breeze.metaprotocol.v1alpha1.RouteAction.timeout:type_name -> google.protobuf.Duration
-	14, // 10: breeze.metaprotocol.v1alpha1.RetryPolicy.num_retries:type_name -> google.protobuf.UInt32Value
-	13, // 11: breeze.metaprotocol.v1alpha1.RetryPolicy.per_try_timeout:type_name -> google.protobuf.Duration
-	8,  // 12: breeze.metaprotocol.v1alpha1.WeightedCluster.clusters:type_name -> breeze.metaprotocol.v1alpha1.ClusterWeight
-	10, // 13: breeze.metaprotocol.v1alpha1.RequestMirrorPolicy.runtime_fraction:type_name -> breeze.metaprotocol.v1alpha1.RuntimeFractionalPercent
-	11, // 14: breeze.metaprotocol.v1alpha1.RuntimeFractionalPercent.default_value:type_name -> breeze.metaprotocol.v1alpha1.FractionalPercent
-	0,  // 15: breeze.metaprotocol.v1alpha1.FractionalPercent.denominator:type_name -> breeze.metaprotocol.v1alpha1.FractionalPercent.DenominatorType
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	8,  // 6: breeze.metaprotocol.v1alpha1.RouteAction.weighted_clusters:type_name -> breeze.metaprotocol.v1alpha1.WeightedCluster
+	10, // 7: breeze.metaprotocol.v1alpha1.RouteAction.request_mirror_policies:type_name -> breeze.metaprotocol.v1alpha1.RequestMirrorPolicy
+	7,  // 8: breeze.metaprotocol.v1alpha1.RouteAction.retry_policy:type_name -> breeze.metaprotocol.v1alpha1.RetryPolicy
+	6,  // 9: breeze.metaprotocol.v1alpha1.RouteAction.metadata_match:type_name -> breeze.metaprotocol.v1alpha1.Metadata
+	16, // 10: breeze.metaprotocol.v1alpha1.RouteAction.timeout:type_name -> google.protobuf.Duration
+	14, // 11: breeze.metaprotocol.v1alpha1.Metadata.filter_metadata:type_name -> breeze.metaprotocol.v1alpha1.Metadata.FilterMetadataEntry
+	17, // 12: breeze.metaprotocol.v1alpha1.RetryPolicy.num_retries:type_name -> google.protobuf.UInt32Value
+	16, // 13: breeze.metaprotocol.v1alpha1.RetryPolicy.per_try_timeout:type_name -> google.protobuf.Duration
+	15, // 14: breeze.metaprotocol.v1alpha1.RetryPolicy.retry_back_off:type_name -> breeze.metaprotocol.v1alpha1.RetryPolicy.RetryBackOff
+	9,  // 15: breeze.metaprotocol.v1alpha1.WeightedCluster.clusters:type_name -> breeze.metaprotocol.v1alpha1.ClusterWeight
+	6,  // 16: breeze.metaprotocol.v1alpha1.ClusterWeight.metadata_match:type_name -> breeze.metaprotocol.v1alpha1.Metadata
+	11, // 17: breeze.metaprotocol.v1alpha1.RequestMirrorPolicy.runtime_fraction:type_name -> breeze.metaprotocol.v1alpha1.RuntimeFractionalPercent
+	12, // 18: breeze.metaprotocol.v1alpha1.RuntimeFractionalPercent.default_value:type_name -> breeze.metaprotocol.v1alpha1.FractionalPercent
+	0,  // 19: breeze.metaprotocol.v1alpha1.FractionalPercent.denominator:type_name -> breeze.metaprotocol.v1alpha1.FractionalPercent.DenominatorType
+	18, // 20: breeze.metaprotocol.v1alpha1.Metadata.FilterMetadataEntry.value:type_name -> google.protobuf.Struct
+	16, // 21: breeze.metaprotocol.v1alpha1.RetryPolicy.RetryBackOff.base_interval:type_name -> google.protobuf.Duration
+	16, // 22: breeze.metaprotocol.v1alpha1.RetryPolicy.RetryBackOff.max_interval:type_name -> google.protobuf.Duration
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_api_metaprotocol_v1alpha1_route_proto_init() }
@@ -1135,14 +1316,14 @@ func file_api_metaprotocol_v1alpha1_route_proto_init() {
 		(*RouteAction_Cluster)(nil),
 		(*RouteAction_WeightedClusters)(nil),
 	}
-	file_api_metaprotocol_v1alpha1_route_proto_msgTypes[8].OneofWrappers = []any{}
+	file_api_metaprotocol_v1alpha1_route_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_metaprotocol_v1alpha1_route_proto_rawDesc), len(file_api_metaprotocol_v1alpha1_route_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -103,6 +103,8 @@ type entry struct {
 	start                         time.Time
 	duration                      time.Duration
 	responseCode                  int
+	status                        int32 // the upstream response's protocol status (Message.Code)
+	hasStatus                     bool  // false for a local reply or a oneway request
 	responseFlags, details        string
 	bytesReceived, bytesSent      int
 	upstreamHost, upstreamCluster string
@@ -137,6 +139,7 @@ func (f *Filter) entry(s filter.Stream, r filter.Result) *entry {
 	e.bytesReceived = len(req.Frame)
 	if r.Response != nil {
 		e.bytesSent = len(r.Response.Frame)
+		e.status, e.hasStatus = r.Response.Code, r.LocalError == nil
 	}
 	e.upstreamHost, e.upstreamCluster = info.Upstream, info.Cluster
 	e.route, e.downstream, e.listener, e.protocol = info.Route, info.Downstream, f.listener, f.protocol

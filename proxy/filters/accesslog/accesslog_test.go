@@ -92,13 +92,13 @@ func TestJSONLinesForSuccessNoRouteAndTimeout(t *testing.T) {
 	want := []map[string]any{
 		{
 			"listener": listener, "protocol": proxytest.Codec, "service": iface, "method": "sayHello",
-			"response_code": 0.0, "response_flags": "-", "response_code_details": "via_upstream",
+			"response_code": 0.0, "response_flags": "-", "response_code_details": "via_upstream", "response_status": 0.0,
 			"bytes_received": float64(len(testcodec.Frame('Q', 1, ok, "hi"))), "bytes_sent": float64(respSize),
 			"upstream_host": server.Addr(), "upstream_cluster": "greeter", "route_name": "greeter",
 			"traceparent": ok["traceparent"],
 		},
 		{
-			"method": "x", "response_code": 1.0, "response_flags": "NR", "response_code_details": "route_not_found",
+			"method": "x", "response_code": 1.0, "response_flags": "NR", "response_code_details": "route_not_found", "response_status": nil,
 			"bytes_received": float64(len(testcodec.Frame('Q', 1, noRoute, "hi"))), "bytes_sent": 0.0,
 			"upstream_host": nil, "upstream_cluster": nil, "route_name": nil, "traceparent": nil,
 		},

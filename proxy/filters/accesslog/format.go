@@ -29,6 +29,7 @@ var defaultJSONFields = map[string]string{
 	"response_code":             "%RESPONSE_CODE%",
 	"response_flags":            "%RESPONSE_FLAGS%",
 	"response_code_details":     "%RESPONSE_CODE_DETAILS%",
+	"response_status":           "%RESPONSE_STATUS%",
 	"bytes_received":            "%BYTES_RECEIVED%",
 	"bytes_sent":                "%BYTES_SENT%",
 	"upstream_host":             "%UPSTREAM_HOST%",
@@ -48,6 +49,7 @@ const (
 	opResponseCode
 	opResponseFlags
 	opResponseCodeDetails
+	opResponseStatus
 	opBytesReceived
 	opBytesSent
 	opUpstreamHost
@@ -69,6 +71,7 @@ var operators = map[string]operator{
 	"RESPONSE_CODE":             opResponseCode,
 	"RESPONSE_FLAGS":            opResponseFlags,
 	"RESPONSE_CODE_DETAILS":     opResponseCodeDetails,
+	"RESPONSE_STATUS":           opResponseStatus,
 	"BYTES_RECEIVED":            opBytesReceived,
 	"BYTES_SENT":                opBytesSent,
 	"UPSTREAM_HOST":             opUpstreamHost,
@@ -84,7 +87,7 @@ var operators = map[string]operator{
 // numeric operators are written as JSON numbers when they are a field's whole value.
 func (o operator) numeric() bool {
 	switch o {
-	case opDuration, opResponseCode, opBytesReceived, opBytesSent:
+	case opDuration, opResponseCode, opResponseStatus, opBytesReceived, opBytesSent:
 		return true
 	}
 	return false
@@ -261,6 +264,11 @@ func (e *entry) appendValue(b []byte, seg segment) ([]byte, bool) {
 		return strconv.AppendInt(b, e.duration.Milliseconds(), 10), true
 	case opResponseCode:
 		return strconv.AppendInt(b, int64(e.responseCode), 10), true
+	case opResponseStatus:
+		if !e.hasStatus {
+			return b, false
+		}
+		return strconv.AppendInt(b, int64(e.status), 10), true
 	case opResponseFlags:
 		return append(b, e.responseFlags...), true
 	case opResponseCodeDetails:

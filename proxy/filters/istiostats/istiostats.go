@@ -17,6 +17,7 @@ import (
 	istiostatsv1 "github.com/breeze-mesh/breeze/api/filters/istiostats/v1alpha1"
 	"github.com/breeze-mesh/breeze/protocol"
 	"github.com/breeze-mesh/breeze/proxy/filter"
+	"github.com/breeze-mesh/breeze/proxy/filters/metadataexchange"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -46,7 +47,12 @@ type Filter struct {
 	serviceKeys []string
 	methodKey   string
 
-	// series caches the resolved Istio series per cluster, response code and flag.
+	// peers decodes the peer's x-envoy-peer-metadata, read from the request on the
+	// destination side (peerInRequest) and from the response on the source side.
+	peers         *metadataexchange.Peers
+	peerInRequest bool
+
+	// series caches the resolved Istio series per cluster, response code, flag and peer.
 	series sync.Map // seriesKey → *istioSeries
 }
 
@@ -54,6 +60,7 @@ type seriesKey struct {
 	cluster string
 	code    uint8
 	flag    uint8
+	peer    *metadataexchange.Peer // interned; nil for an unknown peer
 }
 
 type istioSeries struct {
@@ -98,6 +105,10 @@ func New(ctx filter.BuildContext, config any) (filter.Filter, error) {
 	if len(f.base) != len(istioLabels) {
 		panic("istio_stats: label values out of step with istioLabels")
 	}
+	if f.peers, err = metadataexchange.SharedPeers(ctx); err != nil {
+		return nil, fmt.Errorf("istio_stats: %w", err)
+	}
+	f.peerInRequest = reporter == istiostatsv1.IstioStats_DESTINATION
 	if ds := cfg.GetDestinationService(); ds != "" {
 		d := destinationOfHost(ds)
 		f.fixedDest = &d
@@ -141,7 +152,14 @@ func (f *Filter) record(s filter.Stream, r filter.Result) {
 	req := s.Request()
 	code, flag := r.ResponseCode(), flagIndex(r)
 
-	is := f.istioSeries(info.Cluster, code, flag)
+	var peer *metadataexchange.Peer
+	switch {
+	case f.peerInRequest:
+		peer = f.peers.Lookup(req.Metadata.Value(metadataexchange.HeaderMetadata))
+	case r.Response != nil:
+		peer = f.peers.Lookup(r.Response.Metadata.Value(metadataexchange.HeaderMetadata))
+	}
+	is := f.istioSeries(info.Cluster, code, flag, peer)
 	is.requests.Inc()
 	is.duration.Observe(float64(elapsed) / float64(time.Millisecond))
 	is.reqBy.Observe(float64(len(req.Frame)))
@@ -159,7 +177,11 @@ func (f *Filter) record(s filter.Stream, r filter.Result) {
 				break
 			}
 		}
-		f.methods.record(orUnknown(service), orUnknown(req.Metadata.Value(f.methodKey)), code, flag, elapsed.Seconds())
+		status := noStatus
+		if r.Response != nil && r.LocalError == nil {
+			status = r.Response.Code
+		}
+		f.methods.record(orUnknown(service), orUnknown(req.Metadata.Value(f.methodKey)), code, flag, status, elapsed.Seconds())
 	}
 }
 
@@ -170,10 +192,11 @@ func orUnknown(v string) string {
 	return v
 }
 
-// istioSeries returns the series for one cluster and outcome, resolving them on first use.
-// Cluster names come from the configuration, so the cache is bounded by it.
-func (f *Filter) istioSeries(cluster string, code, flag int) *istioSeries {
-	key := seriesKey{cluster: cluster, code: uint8(code), flag: uint8(flag)}
+// istioSeries returns the series for one cluster, outcome and peer, resolving them on first
+// use. Cluster names come from the configuration and peers are capped (metadataexchange),
+// so the cache is bounded.
+func (f *Filter) istioSeries(cluster string, code, flag int, peer *metadataexchange.Peer) *istioSeries {
+	key := seriesKey{cluster: cluster, code: uint8(code), flag: uint8(flag), peer: peer}
 	if v, ok := f.series.Load(key); ok {
 		return v.(*istioSeries)
 	}
@@ -188,6 +211,18 @@ func (f *Filter) istioSeries(cluster string, code, flag int) *istioSeries {
 	labels[lDestinationService] = d.service
 	labels[lDestinationServiceName] = d.name
 	labels[lDestinationServiceNamespace] = d.namespace
+	if peer != nil {
+		// The peer's labels, on its side of the call. Its principal would come from its
+		// mTLS certificate, which a header cannot vouch for: it stays unknown.
+		if f.peerInRequest {
+			labels[lSourceWorkload], labels[lSourceCanonicalService], labels[lSourceCanonicalRevision] = peer.Workload, peer.CanonicalService, peer.CanonicalRevision
+			labels[lSourceNamespace], labels[lSourceApp], labels[lSourceVersion], labels[lSourceCluster] = peer.Namespace, peer.App, peer.Version, peer.Cluster
+		} else {
+			labels[lDestinationWorkload], labels[lDestinationNamespace] = peer.Workload, peer.Namespace
+			labels[lDestinationApp], labels[lDestinationVersion], labels[lDestinationCluster] = peer.App, peer.Version, peer.Cluster
+			labels[lDestinationCanonicalService], labels[lDestinationCanonicalRevision] = peer.CanonicalService, peer.CanonicalRevision
+		}
+	}
 	labels[lResponseCode] = strconv.Itoa(code)
 	labels[lResponseFlags] = flagName(flag)
 	for i, v := range labels {

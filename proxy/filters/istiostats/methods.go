@@ -1,6 +1,7 @@
 package istiostats
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,9 +20,38 @@ type methodKey struct{ service, method string }
 type methodSeries struct {
 	key      methodKey // the label values, copied
 	duration prometheus.Observer
-	// requests by response code (0, 1) and flag index (see flagIndex); resolved on first use.
+	// requests by outcome; resolved on first use.
 	mu       sync.Mutex
-	requests [2][]prometheus.Counter
+	requests map[outcome]prometheus.Counter
+}
+
+// outcome is what the request counter of a pair is labelled with besides the pair.
+type outcome struct {
+	code, flag uint8 // response code (0, 1) and flag index (see flagIndex)
+	status     int32 // the response's own status code, noStatus, or otherStatus
+}
+
+// Response status codes with no number of their own.
+const (
+	// noStatus labels requests without an upstream response: local replies, oneway.
+	noStatus int32 = math.MinInt32
+	// otherStatus labels codes past a listener's cap on distinct codes.
+	otherStatus int32 = math.MinInt32 + 1
+)
+
+// maxStatuses bounds the distinct response status codes a listener labels; codes come from
+// upstream responses, which a server may fill with anything.
+const maxStatuses = 64
+
+// statusName is the response_status label of a status.
+func statusName(status int32) string {
+	switch status {
+	case noStatus:
+		return "-"
+	case otherStatus:
+		return other
+	}
+	return strconv.FormatInt(int64(status), 10)
 }
 
 // methodTable maps the service/method pairs of one listener to their series, admitting at
@@ -36,10 +66,12 @@ type methodTable struct {
 	mu    sync.Mutex
 	count int // pairs admitted, guarded by mu
 	other *methodSeries
+	// statuses are the response status codes admitted (at most maxStatuses), guarded by mu.
+	statuses map[int32]struct{}
 }
 
 func newMethodTable(fam *families, listener string, max int) *methodTable {
-	t := &methodTable{fam: fam, listener: listener, max: max}
+	t := &methodTable{fam: fam, listener: listener, max: max, statuses: map[int32]struct{}{}}
 	t.other = t.newSeries(other, other)
 	return t
 }
@@ -48,6 +80,7 @@ func (t *methodTable) newSeries(service, method string) *methodSeries {
 	return &methodSeries{
 		key:      methodKey{service, method},
 		duration: t.fam.methodDuration.WithLabelValues(t.listener, service, method),
+		requests: map[outcome]prometheus.Counter{},
 	}
 }
 
@@ -76,22 +109,42 @@ func (t *methodTable) series(service, method string) *methodSeries {
 }
 
 // record counts one finished request of a pair.
-func (t *methodTable) record(service, method string, code, flag int, seconds float64) {
+func (t *methodTable) record(service, method string, code, flag int, status int32, seconds float64) {
 	s := t.series(service, method)
 	s.duration.Observe(seconds)
+	o := outcome{code: uint8(code), flag: uint8(flag), status: status}
 	s.mu.Lock()
-	row := s.requests[code]
-	if row == nil {
-		row = make([]prometheus.Counter, flagCount)
-		s.requests[code] = row
-	}
-	c := row[flag]
+	c := s.requests[o]
 	if c == nil {
-		c = t.fam.methodRequests.WithLabelValues(t.listener, s.key.service, s.key.method, strconv.Itoa(code), flagName(flag))
-		row[flag] = c
+		c = t.counter(s, o)
 	}
 	s.mu.Unlock()
 	c.Inc()
+}
+
+// counter resolves the request counter of a pair and outcome, admitting the status if the
+// listener's cap allows; called with s.mu held, on a pair's first request of an outcome.
+func (t *methodTable) counter(s *methodSeries, o outcome) prometheus.Counter {
+	key := o
+	if o.status != noStatus {
+		t.mu.Lock()
+		if _, ok := t.statuses[o.status]; !ok {
+			if len(t.statuses) < maxStatuses {
+				t.statuses[o.status] = struct{}{}
+			} else {
+				o.status = otherStatus
+			}
+		}
+		t.mu.Unlock()
+	}
+	c := s.requests[o]
+	if c == nil {
+		c = t.fam.methodRequests.WithLabelValues(t.listener, s.key.service, s.key.method,
+			strconv.Itoa(int(o.code)), flagName(int(o.flag)), statusName(o.status))
+		s.requests[o] = c
+	}
+	s.requests[key] = c
+	return c
 }
 
 // flagCount is the number of flag indexes: "-" and one per local error kind.

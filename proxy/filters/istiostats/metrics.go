@@ -23,13 +23,28 @@ var istioLabels = []string{
 	"connection_security_policy",
 }
 
-// Indexes of the labels that vary per request; the rest are fixed per listener.
+// Indexes of the labels that vary per request (the cluster, the outcome, the peer's
+// workload); the rest are fixed per listener.
 const (
-	lDestinationService          = 14
-	lDestinationServiceName      = 17
-	lDestinationServiceNamespace = 18
-	lResponseCode                = 21
-	lResponseFlags               = 23
+	lSourceWorkload               = 1
+	lSourceCanonicalService       = 2
+	lSourceCanonicalRevision      = 3
+	lSourceNamespace              = 4
+	lSourceApp                    = 6
+	lSourceVersion                = 7
+	lSourceCluster                = 8
+	lDestinationWorkload          = 9
+	lDestinationNamespace         = 10
+	lDestinationApp               = 12
+	lDestinationVersion           = 13
+	lDestinationService           = 14
+	lDestinationCanonicalService  = 15
+	lDestinationCanonicalRevision = 16
+	lDestinationServiceName       = 17
+	lDestinationServiceNamespace  = 18
+	lDestinationCluster           = 19
+	lResponseCode                 = 21
+	lResponseFlags                = 23
 )
 
 // Istio's default buckets: milliseconds for durations, powers of ten for sizes.
@@ -44,7 +59,7 @@ var (
 )
 
 // methodLabels are the labels of breeze_service_*.
-var methodLabels = []string{"listener", "service", "method", "response_code", "response_flags"}
+var methodLabels = []string{"listener", "service", "method", "response_code", "response_flags", "response_status"}
 
 // families are the metric families of every istio_stats filter of one proxy: registered
 // once, when the first such filter is built, and shared by all listeners and config
@@ -81,7 +96,7 @@ func newFamilies(reg prometheus.Registerer) (*families, error) {
 		}, istioLabels),
 		methodRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "breeze_service_requests_total",
-			Help: "Requests per service and method (beyond the configured cap, service and method are \"other\").",
+			Help: "Requests per service and method (beyond the configured cap, service and method are \"other\"); response_status is the protocol's own status code of the upstream response (\"-\" for local replies and oneway requests).",
 		}, methodLabels),
 		methodDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "breeze_service_request_duration_seconds",

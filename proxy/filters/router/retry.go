@@ -1,6 +1,9 @@
 package router
 
 import (
+	"math"
+	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/breeze-mesh/breeze/protocol"
@@ -11,9 +14,10 @@ import (
 )
 
 // retrier carries one request through the attempts its route's retry policy allows. It
-// receives each attempt's outcome and answers the stream once: with the first response,
-// or with the failure of the last attempt. Attempts run one after the other, each started
-// from the previous one's failure callback, so its fields need no lock.
+// receives each attempt's outcome and answers the stream once: with a response, or with
+// the failure of the last attempt. Attempts run one after the other — each started from
+// the previous one's callback, directly or from a backoff timer the callback set — so its
+// fields need no lock.
 type retrier struct {
 	r       *Router
 	s       filter.Stream
@@ -27,22 +31,22 @@ type retrier struct {
 	timeout time.Duration
 	start   time.Time
 	retries int
-	host    *upstream.Host    // where the current attempt went
+	host    *upstream.Host    // where the current (or the scheduled) attempt goes
 	budget  *upstream.Cluster // holds a retry slot of this cluster while a retry runs
 }
 
-// sendWithRetries sends the request's first attempt to host; failures the route's retry
-// policy names are retried on other hosts of the cluster.
+// sendWithRetries sends the request's first attempt to host; failures and responses the
+// route's retry policy names are retried on other hosts of the cluster.
 func (r *Router) sendWithRetries(s filter.Stream, rt *route.Route, cluster string, host *upstream.Host, pick upstream.PickContext, frame []byte, done upstream.Callbacks) {
 	rr := &retrier{
 		r: r, s: s, done: done, policy: rt.Retry, cluster: cluster, pick: pick,
 		frame: frame, id: s.Request().RequestID, timeout: rt.Timeout, start: time.Now(), host: host,
 	}
-	rr.send(host, frame, rr.attemptTimeout())
+	rr.send(frame, rr.attemptTimeout())
 }
 
-func (rr *retrier) send(host *upstream.Host, frame []byte, timeout time.Duration) {
-	host.Send(rr.r.codec, upstream.Request{Frame: frame, ID: rr.id, Timeout: timeout, Callbacks: rr})
+func (rr *retrier) send(frame []byte, timeout time.Duration) {
+	rr.host.Send(rr.r.codec, upstream.Request{Frame: frame, ID: rr.id, Timeout: timeout, Callbacks: rr})
 }
 
 // attemptTimeout is the per-try timeout, cut to what is left of the route's; 0 when
@@ -61,10 +65,16 @@ func (rr *retrier) attemptTimeout() time.Duration {
 	return t
 }
 
-// OnResponse implements upstream.Callbacks: any response ends the request, error
-// responses included (they are the server's answer, not a transport failure).
+// OnResponse implements upstream.Callbacks. A response ends the request — it is the
+// server's answer, error responses included — unless the policy retries it (retry_on
+// retriable-status or retriable-status-codes) and a retry can be sent. A response that is
+// not retried, however retriable, goes to the client as it is: the client learns what
+// the last server said, not that the proxy ran out of retries.
 func (rr *retrier) OnResponse(resp *protocol.Message) {
 	rr.endRetry()
+	if rr.retriableResponse(resp) && rr.retry() {
+		return
+	}
 	rr.done.OnResponse(resp)
 }
 
@@ -78,35 +88,84 @@ func (rr *retrier) OnFailure(err *protocol.LocalError) {
 // host when the policy allows, and otherwise answers with err.
 func (rr *retrier) OnAttemptFailure(err *protocol.LocalError, cause upstream.FailureCause) {
 	rr.endRetry()
-	if !rr.retriable(cause) || rr.retries >= rr.policy.NumRetries {
+	if !rr.retriable(cause) || !rr.retry() {
 		rr.done.OnFailure(err)
-		return
 	}
-	timeout := rr.attemptTimeout()
-	if timeout < 0 {
-		rr.done.OnFailure(err) // the route's timeout has passed: no time for another try
-		return
+}
+
+// retry schedules the next attempt, after the policy's backoff, on another host of the
+// cluster when it has one. It returns false, having changed nothing, when no retry may
+// be made: the retries are used up, the route's timeout would pass during the backoff,
+// the cluster is gone, its retry budget is spent (counted by the cluster), or it has no
+// host.
+func (rr *retrier) retry() bool {
+	if rr.retries >= rr.policy.NumRetries {
+		return false
+	}
+	delay := backOff(rr.policy.BackOff, rr.retries+1, jitter)
+	if rr.timeout > 0 && time.Since(rr.start)+delay >= rr.timeout {
+		return false
 	}
 	cluster := rr.r.clusters.Get(rr.cluster)
 	if cluster == nil || !cluster.StartRetry() {
-		rr.done.OnFailure(err) // removed meanwhile, or the retry budget is spent (counted)
-		return
+		return false
 	}
 	pick := rr.pick
 	pick.Avoid = rr.host
 	host := cluster.Pick(pick)
 	if host == nil {
 		cluster.EndRetry()
-		rr.done.OnFailure(err)
-		return
+		return false
 	}
 	rr.budget = cluster
 	rr.retries++
 	rr.host = host
 	rr.s.Info().Upstream = host.Address
 	cluster.Stats.Retries.Inc()
+	if delay <= 0 {
+		rr.resend()
+	} else {
+		// On a timer: the callback that got here runs on an upstream connection's reader,
+		// which must go on reading other requests' responses meanwhile.
+		schedule(delay, rr.resend)
+	}
+	return true
+}
+
+// resend sends the retry that retry scheduled.
+func (rr *retrier) resend() {
+	timeout := rr.attemptTimeout()
+	if timeout < 0 {
+		// The backoff timer fired late, past the route's timeout.
+		rr.endRetry()
+		rr.done.OnFailure(protocol.NewLocalError(protocol.Timeout, "no answer within %v (%d retries)", rr.timeout, rr.retries))
+		return
+	}
 	// A fresh copy: the earlier attempt's connection may still hold the bytes it sent.
-	rr.send(host, append([]byte(nil), rr.frame...), timeout)
+	rr.send(append([]byte(nil), rr.frame...), timeout)
+}
+
+// schedule runs f after d, and jitter draws the random part of a backoff. Tests replace
+// them to see the delays without waiting for them, and to pick them.
+var (
+	schedule = func(d time.Duration, f func()) { time.AfterFunc(d, f) }
+	jitter   = rand.Int64N
+)
+
+// backOff is the wait before retry n (1 for the first): Envoy's jittered exponential
+// backoff, a random time in [0, (2^n - 1) * base], at most max. rnd(k) returns a number
+// in [0, k). A zero policy waits nothing.
+func backOff(p config.RetryBackOff, n int, rnd func(int64) int64) time.Duration {
+	if p.Base <= 0 || p.Max <= 0 {
+		return 0
+	}
+	upper := p.Max
+	if n < 62 {
+		if mult := time.Duration(1)<<n - 1; p.Base <= p.Max/mult {
+			upper = p.Base * mult
+		}
+	}
+	return time.Duration(rnd(int64(min(upper, math.MaxInt64-1)) + 1)) // [0, upper]
 }
 
 // retriable reports whether the policy retries a failure of this cause.
@@ -121,6 +180,16 @@ func (rr *retrier) retriable(cause upstream.FailureCause) bool {
 		on = config.RetryOnTimeout
 	}
 	return rr.policy.On&on != 0
+}
+
+// retriableResponse reports whether the policy retries resp: the codec says the server
+// refused it (retriable-status), or its code is listed (retriable-status-codes).
+func (rr *retrier) retriableResponse(resp *protocol.Message) bool {
+	on := rr.policy.On
+	if on&config.RetryOnRetriableStatus != 0 && rr.r.advisor != nil && rr.r.advisor.Retriable(resp) {
+		return true
+	}
+	return on&config.RetryOnRetriableStatusCodes != 0 && resp.Code != 0 && slices.Contains(rr.policy.RetriableStatusCodes, resp.Code)
 }
 
 // endRetry gives back the retry slot a finished retry held.

@@ -5,6 +5,7 @@ package router
 
 import (
 	"github.com/breeze-mesh/breeze/protocol"
+	"github.com/breeze-mesh/breeze/proxy/config"
 	"github.com/breeze-mesh/breeze/proxy/filter"
 	"github.com/breeze-mesh/breeze/proxy/route"
 	"github.com/breeze-mesh/breeze/proxy/stats"
@@ -14,20 +15,38 @@ import (
 
 // Router sends requests to upstream clusters.
 type Router struct {
-	table       *route.Table
-	clusters    *upstream.Manager
-	codec       protocol.Registration
-	routeCounts map[*route.Route]prometheus.Counter
+	table    *route.Table
+	clusters *upstream.Manager
+	codec    protocol.Registration
+	// routeCounts[i] counts the requests of table.Routes[i] (route.Route.Index).
+	routeCounts []prometheus.Counter
+	// advisor is the codec's judge of retriable responses; nil when it has none.
+	advisor protocol.RetryAdvisor
 }
 
 // New returns a router for one listener: its route table, the proxy's clusters, and the
 // listener's codec (upstream connections speak it too).
 func New(table *route.Table, clusters *upstream.Manager, codec protocol.Registration, st *stats.Listener) *Router {
-	r := &Router{table: table, clusters: clusters, codec: codec, routeCounts: map[*route.Route]prometheus.Counter{}}
+	r := &Router{table: table, clusters: clusters, codec: codec, routeCounts: make([]prometheus.Counter, len(table.Routes))}
 	for _, rt := range table.Routes {
-		r.routeCounts[rt] = st.Route(rt.Name)
+		r.routeCounts[rt.Index] = st.Route(rt.Name)
+	}
+	if needsAdvisor(table) {
+		// A codec value of its own: Retriable may run concurrently with anything, and this
+		// one never decodes.
+		r.advisor, _ = codec.New(protocol.Options{Side: protocol.ResponseSide, MaxFrameSize: protocol.DefaultMaxFrameSize}).(protocol.RetryAdvisor)
 	}
 	return r
+}
+
+// needsAdvisor reports whether a route of table retries on the codec's judgement.
+func needsAdvisor(table *route.Table) bool {
+	for _, rt := range table.Routes {
+		if rt.Retry != nil && rt.Retry.On&config.RetryOnRetriableStatus != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // OnRequest routes s. It never blocks: the response arrives through s.Respond from the
@@ -39,17 +58,17 @@ func (r *Router) OnRequest(s filter.Stream) {
 		s.LocalReply(protocol.NewLocalError(protocol.RouteNotFound, "no route for request (%s)", r.table.Describe(&req.Metadata)))
 		return
 	}
-	r.routeCounts[rt].Inc()
+	r.routeCounts[rt.Index].Inc()
 	info := s.Info()
 	info.Route = rt.Name
-	clusterName := rt.PickCluster()
+	clusterName, subset := rt.PickDestination()
 	info.Cluster = clusterName
 	cluster := r.clusters.Get(clusterName)
 	if cluster == nil {
 		s.LocalReply(protocol.NewLocalError(protocol.ClusterNotFound, "route %q names unknown cluster %q", rt.Name, clusterName))
 		return
 	}
-	pick := upstream.PickContext{}
+	pick := upstream.PickContext{MetadataMatch: subset}
 	if len(rt.HashPolicy) > 0 {
 		pick.Hash, pick.Hashed = hashKey(rt.HashPolicy, &req.Metadata)
 	}

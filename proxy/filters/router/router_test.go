@@ -5,110 +5,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/breeze-mesh/breeze/protocol"
 	"github.com/breeze-mesh/breeze/proxy"
 	"github.com/breeze-mesh/breeze/proxy/config"
-	"github.com/breeze-mesh/breeze/proxy/internal/connio"
+	"github.com/breeze-mesh/breeze/proxy/internal/testbackend"
 	"github.com/breeze-mesh/breeze/proxy/internal/testcodec"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
-
-// server is a testcodec upstream. It answers "<name>:<payload>", except that a request
-// whose payload starts with "close" closes the connection unanswered and one starting with
-// "hold" is never answered; serve counts the requests it got.
-type server struct {
-	name   string
-	ln     net.Listener
-	served atomic.Int64
-	mu     sync.Mutex
-	conns  map[net.Conn]bool
-	// mode, when set, overrides the payload: "close" or "hold" for every request.
-	mode atomic.Value
-}
-
-func startServer(t *testing.T, name string) *server {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &server{name: name, ln: ln, conns: map[net.Conn]bool{}}
-	s.mode.Store("")
-	go s.accept()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *server) addr() string { return s.ln.Addr().String() }
-
-func (s *server) accept() {
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		s.mu.Lock()
-		s.conns[c] = true
-		s.mu.Unlock()
-		go s.handle(c)
-	}
-}
-
-func (s *server) handle(c net.Conn) {
-	defer c.Close()
-	reg, _ := protocol.Lookup(testcodec.Name)
-	fr := connio.NewFrameReader(c, reg.New(protocol.Options{Side: protocol.RequestSide, MaxFrameSize: 1 << 20}), 1<<20)
-	for {
-		var msg protocol.Message
-		if err := fr.Next(&msg); err != nil {
-			return
-		}
-		if msg.Type != protocol.Request {
-			continue
-		}
-		payload := testcodec.Payload(&msg)
-		if m := s.mode.Load().(string); m != "" {
-			payload = m
-		}
-		switch {
-		case strings.HasPrefix(payload, "close"):
-			return
-		case strings.HasPrefix(payload, "hold"):
-			continue
-		}
-		s.served.Add(1)
-		if _, err := c.Write(testcodec.Frame('R', msg.RequestID, nil, s.name+":"+testcodec.Payload(&msg))); err != nil {
-			return
-		}
-	}
-}
-
-func (s *server) stop() {
-	s.ln.Close()
-	s.mu.Lock()
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
-}
-
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
 
 // runProxy starts an in-process proxy with one testcodec listener routing everything with
 // route to the given cluster.
@@ -141,44 +47,27 @@ func cluster(policy config.LBPolicy, addrs ...string) *config.Cluster {
 	return c
 }
 
-// client sends testcodec requests on one connection, one at a time.
-type client struct {
-	t      *testing.T
-	c      net.Conn
-	fr     *connio.FrameReader
-	nextID uint64
-}
-
-func dial(t *testing.T, addr string) *client {
+// badAndGood runs a proxy with retry over two round-robin endpoints, "bad" answering every
+// request per mode and "good" answering OK, and makes ten calls: each must get "good:x" or
+// want, and want must come at least once. It returns the proxy, for its counters.
+func badAndGood(t *testing.T, mode testbackend.Mode, retry *config.RetryPolicy, want string) *proxy.Server {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
+	bad, good := testbackend.Start(t, "bad"), testbackend.Start(t, "good")
+	bad.SetMode(mode)
+	srv, addr := runProxy(t, &config.Route{Retry: retry}, cluster(config.RoundRobin, bad.Addr(), good.Addr()))
+	cl := testbackend.Dial(t, addr)
+	sawWant := false
+	for i := range 10 {
+		got := cl.Call(nil, "x")
+		if got != "good:x" && got != want {
+			t.Fatalf("bad endpoint %v, retry %+v, request %d: %q", mode, *retry, i, got)
+		}
+		sawWant = sawWant || got == want
 	}
-	t.Cleanup(func() { c.Close() })
-	reg, _ := protocol.Lookup(testcodec.Name)
-	return &client{t: t, c: c, fr: connio.NewFrameReader(c, reg.New(protocol.Options{Side: protocol.ResponseSide, MaxFrameSize: 1 << 20}), 1<<20)}
-}
-
-// call sends a request and returns its answer: the payload, or "error:<kind>".
-func (c *client) call(md map[string]string, payload string) string {
-	c.t.Helper()
-	c.nextID++
-	if _, err := c.c.Write(testcodec.Frame('Q', c.nextID, md, payload)); err != nil {
-		c.t.Fatal(err)
+	if !sawWant {
+		t.Fatalf("bad endpoint %v, retry %+v: never got %q", mode, *retry, want)
 	}
-	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	var msg protocol.Message
-	if err := c.fr.Next(&msg); err != nil {
-		c.t.Fatalf("read: %v", err)
-	}
-	if msg.RequestID != c.nextID {
-		c.t.Fatalf("response id %d, want %d", msg.RequestID, c.nextID)
-	}
-	if msg.Type == protocol.Error {
-		return "error:" + msg.Metadata.Value("error-kind")
-	}
-	return testcodec.Payload(&msg)
+	return srv
 }
 
 func retries(srv *proxy.Server) float64 {
@@ -191,15 +80,15 @@ func retries(srv *proxy.Server) float64 {
 func TestHashAffinity(t *testing.T) {
 	for _, policy := range []config.LBPolicy{config.RingHash, config.Maglev, config.RoundRobin} {
 		t.Run(policy.String(), func(t *testing.T) {
-			a, b, c := startServer(t, "a"), startServer(t, "b"), startServer(t, "c")
-			_, addr := runProxy(t, &config.Route{HashPolicy: []string{"user"}}, cluster(policy, a.addr(), b.addr(), c.addr()))
-			cl := dial(t, addr)
+			a, b, c := testbackend.Start(t, "a"), testbackend.Start(t, "b"), testbackend.Start(t, "c")
+			_, addr := runProxy(t, &config.Route{HashPolicy: []string{"user"}}, cluster(policy, a.Addr(), b.Addr(), c.Addr()))
+			cl := testbackend.Dial(t, addr)
 			owner := map[string]string{}
 			used := map[string]bool{}
 			for round := range 4 {
 				for u := range 30 {
 					user := fmt.Sprintf("user-%d", u)
-					got, _, _ := strings.Cut(cl.call(map[string]string{"user": user}, "x"), ":")
+					got, _, _ := strings.Cut(cl.Call(map[string]string{"user": user}, "x"), ":")
 					if round == 0 {
 						owner[user] = got
 						used[got] = true
@@ -218,12 +107,12 @@ func TestHashAffinity(t *testing.T) {
 // TestRetryOnConnectFailure: with one endpoint refusing connections, every request still
 // succeeds, each failed attempt retried on the other endpoint.
 func TestRetryOnConnectFailure(t *testing.T) {
-	good := startServer(t, "good")
+	good := testbackend.Start(t, "good")
 	srv, addr := runProxy(t, &config.Route{Retry: &config.RetryPolicy{On: config.RetryOnConnectFailure, NumRetries: 1}},
-		cluster(config.RoundRobin, closedAddr(t), good.addr()))
-	cl := dial(t, addr)
+		cluster(config.RoundRobin, testbackend.ClosedAddr(t), good.Addr()))
+	cl := testbackend.Dial(t, addr)
 	for i := range 20 {
-		if got := cl.call(nil, "x"); got != "good:x" {
+		if got := cl.Call(nil, "x"); got != "good:x" {
 			t.Fatalf("request %d: %q", i, got)
 		}
 	}
@@ -242,36 +131,21 @@ func TestRetryOnReset(t *testing.T) {
 		{config.RetryOnReset, "good:x"},
 		{config.RetryOnConnectFailure, "error:upstream_reset"},
 	} {
-		bad, good := startServer(t, "bad"), startServer(t, "good")
-		bad.mode.Store("close")
-		_, addr := runProxy(t, &config.Route{Retry: &config.RetryPolicy{On: tt.on, NumRetries: 1}},
-			cluster(config.RoundRobin, bad.addr(), good.addr()))
-		cl := dial(t, addr)
-		sawWant := false
-		for range 10 {
-			got := cl.call(nil, "x")
-			if got != "good:x" && got != tt.want {
-				t.Fatalf("retry_on %b: got %q", tt.on, got)
-			}
-			sawWant = sawWant || got == tt.want
-		}
-		if !sawWant {
-			t.Fatalf("retry_on %b: never got %q", tt.on, tt.want)
-		}
+		badAndGood(t, testbackend.Close, &config.RetryPolicy{On: tt.on, NumRetries: 1}, tt.want)
 	}
 }
 
 // TestRetryOnPerTryTimeout: an attempt that gets no answer within per_try_timeout is
 // retried on another endpoint, within the route's timeout.
 func TestRetryOnPerTryTimeout(t *testing.T) {
-	silent, good := startServer(t, "silent"), startServer(t, "good")
-	silent.mode.Store("hold")
+	silent, good := testbackend.Start(t, "silent"), testbackend.Start(t, "good")
+	silent.SetMode(testbackend.Hold)
 	srv, addr := runProxy(t, &config.Route{Timeout: 10 * time.Second,
 		Retry: &config.RetryPolicy{On: config.RetryOnTimeout, NumRetries: 2, PerTryTimeout: 50 * time.Millisecond}},
-		cluster(config.RoundRobin, silent.addr(), good.addr()))
-	cl := dial(t, addr)
+		cluster(config.RoundRobin, silent.Addr(), good.Addr()))
+	cl := testbackend.Dial(t, addr)
 	for i := range 6 {
-		if got := cl.call(nil, "x"); got != "good:x" {
+		if got := cl.Call(nil, "x"); got != "good:x" {
 			t.Fatalf("request %d: %q", i, got)
 		}
 	}
@@ -284,8 +158,8 @@ func TestRetryOnPerTryTimeout(t *testing.T) {
 // num_retries retries.
 func TestRetriesRunOut(t *testing.T) {
 	srv, addr := runProxy(t, &config.Route{Retry: &config.RetryPolicy{On: config.RetryOnConnectFailure, NumRetries: 2}},
-		cluster(config.RoundRobin, closedAddr(t), closedAddr(t), closedAddr(t)))
-	if got := dial(t, addr).call(nil, "x"); got != "error:upstream_reset" {
+		cluster(config.RoundRobin, testbackend.ClosedAddr(t), testbackend.ClosedAddr(t), testbackend.ClosedAddr(t)))
+	if got := testbackend.Dial(t, addr).Call(nil, "x"); got != "error:upstream_reset" {
 		t.Fatalf("got %q", got)
 	}
 	if n := retries(srv); n != 2 {
@@ -295,18 +169,55 @@ func TestRetriesRunOut(t *testing.T) {
 
 // TestRetryBudget: max_retries 0 turns retries off; the refusal is counted.
 func TestRetryBudget(t *testing.T) {
-	good := startServer(t, "good")
-	c := cluster(config.RoundRobin, closedAddr(t), good.addr())
+	good := testbackend.Start(t, "good")
+	c := cluster(config.RoundRobin, testbackend.ClosedAddr(t), good.Addr())
 	c.Limits.MaxRetries = -1
 	srv, addr := runProxy(t, &config.Route{Retry: &config.RetryPolicy{On: config.RetryOnConnectFailure, NumRetries: 3}}, c)
-	cl := dial(t, addr)
+	cl := testbackend.Dial(t, addr)
 	failed := 0
 	for range 4 {
-		if cl.call(nil, "x") != "good:x" {
+		if cl.Call(nil, "x") != "good:x" {
 			failed++
 		}
 	}
 	if failed == 0 || retries(srv) != 0 {
 		t.Fatalf("%d failures, %v retries: want failures and no retry", failed, retries(srv))
+	}
+}
+
+// TestRouteCounters: each route's counter counts the requests it matched, with routes
+// counted by their position in the table.
+func TestRouteCounters(t *testing.T) {
+	s := testbackend.Start(t, "s")
+	srv := proxy.New(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	routes := []*config.Route{
+		{Name: "first", Cluster: "c", Match: []config.Matcher{{Key: "method", Kind: config.MatchExact, Value: "a"}}},
+		{Name: "second", Cluster: "c", Match: []config.Matcher{{Key: "method", Kind: config.MatchExact, Value: "b"}}},
+		{Name: "rest", Cluster: "c"},
+	}
+	if err := srv.Apply(&config.Bootstrap{
+		Listeners: []*config.Listener{{Name: "in", Address: "127.0.0.1:0", Codec: testcodec.Name, MaxFrameSize: 1 << 20,
+			Routes: &config.RouteTable{Routes: routes}}},
+		Clusters: []*config.Cluster{cluster(config.RoundRobin, s.Addr())},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	cl := testbackend.Dial(t, srv.ListenerAddr("in").String())
+	for method, n := range map[string]int{"a": 1, "b": 2, "c": 3} {
+		for range n {
+			if got := cl.Call(map[string]string{"method": method}, "x"); got != "s:x" {
+				t.Fatalf("method %s: %q", method, got)
+			}
+		}
+	}
+	for route, want := range map[string]float64{"first": 1, "second": 2, "rest": 3} {
+		if got := testutil.ToFloat64(srv.Metrics().Listener("in").Route(route)); got != want {
+			t.Errorf("route %s counted %v, want %v", route, got, want)
+		}
 	}
 }

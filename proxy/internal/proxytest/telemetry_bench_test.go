@@ -36,6 +36,21 @@ import (
 // log. cpu-µs/req is the whole process's CPU time (client, proxy and server) per request, so
 // the difference between two sub-benchmarks is the filters' own cost.
 func BenchmarkTelemetry(b *testing.B) {
+	for _, bc := range telemetryCases(b) {
+		b.Run(bc.name, func(b *testing.B) { benchmarkFilters(b, bc.filters) })
+	}
+}
+
+// telemetryCase is one sub-benchmark of the telemetry benchmarks: a filter chain.
+type telemetryCase struct {
+	name    string
+	filters []config.Filter
+}
+
+// telemetryCases are the filter chains both telemetry benchmarks compare. Tracing exports
+// to a real OTLP receiver and the access log writes to a file, both kept for the whole
+// benchmark.
+func telemetryCases(b *testing.B) []telemetryCase {
 	receiver := tracingtest.Start(b)
 	traced := func(percent float64) config.Filter {
 		return config.Filter{Name: tracing.Name, Config: &tracingv1.Tracing{
@@ -48,18 +63,13 @@ func BenchmarkTelemetry(b *testing.B) {
 		Path:      filepath.Join(b.TempDir(), "access.log"),
 		LogFormat: &accesslogv1.LogFormat{Format: &accesslogv1.LogFormat_JsonFormat{JsonFormat: &structpb.Struct{}}},
 	}}
-	for _, bc := range []struct {
-		name    string
-		filters []config.Filter
-	}{
+	return []telemetryCase{
 		{"off", nil},
 		{"metrics", []config.Filter{metrics}},
 		{"tracing-1pct", []config.Filter{traced(1)}},
 		{"metrics+tracing-1pct", []config.Filter{metrics, traced(1)}},
 		{"tracing-100pct", []config.Filter{traced(100)}},
 		{"accesslog-json", []config.Filter{logged}},
-	} {
-		b.Run(bc.name, func(b *testing.B) { benchmarkFilters(b, bc.filters) })
 	}
 }
 
@@ -148,29 +158,7 @@ func cpuTime() time.Duration {
 // request through a chain of the filters in front of a terminal that answers at once, with
 // no network, so ns/op and allocs/op are the filters' own per-request cost.
 func BenchmarkTelemetryFilters(b *testing.B) {
-	receiver := tracingtest.Start(b)
-	traced := func(percent float64) config.Filter {
-		return config.Filter{Name: tracing.Name, Config: &tracingv1.Tracing{
-			RandomSampling: wrapperspb.Double(percent),
-			Otlp:           &tracingv1.Otlp{Endpoint: receiver.Addr(), Insecure: true, BatchTimeout: durationpb.New(100 * time.Millisecond)},
-		}}
-	}
-	metrics := config.Filter{Name: istiostats.Name, Config: &istiostatsv1.IstioStats{}}
-	logged := config.Filter{Name: accesslog.Name, Config: &accesslogv1.AccessLog{
-		Path:      filepath.Join(b.TempDir(), "access.log"),
-		LogFormat: &accesslogv1.LogFormat{Format: &accesslogv1.LogFormat_JsonFormat{JsonFormat: &structpb.Struct{}}},
-	}}
-	for _, bc := range []struct {
-		name    string
-		filters []config.Filter
-	}{
-		{"off", nil},
-		{"metrics", []config.Filter{metrics}},
-		{"tracing-1pct", []config.Filter{traced(1)}},
-		{"metrics+tracing-1pct", []config.Filter{metrics, traced(1)}},
-		{"tracing-100pct", []config.Filter{traced(100)}},
-		{"accesslog-json", []config.Filter{logged}},
-	} {
+	for _, bc := range telemetryCases(b) {
 		b.Run(bc.name, func(b *testing.B) {
 			shared := filter.NewShared()
 			reg := prometheus.NewRegistry()

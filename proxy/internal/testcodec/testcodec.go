@@ -3,6 +3,7 @@
 //
 // Frame: 4-byte big-endian length of what follows, 1 byte type, 8-byte request id, then
 // text lines "key=value\n" (metadata) and the rest after an empty line (payload).
+// A response's "code" metadata is its Message.Code.
 // Type bytes: 'Q' request, 'O' oneway, 'R' response, 'E' error, 'H' heartbeat request,
 // 'h' heartbeat reply.
 package testcodec
@@ -11,6 +12,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strconv"
 
 	"github.com/breeze-mesh/breeze/protocol"
 )
@@ -27,7 +29,8 @@ func init() {
 	protocol.Register(protocol.Registration{Name: PingPongName, New: func(o protocol.Options) protocol.Codec { return pingPong{&Codec{max: o.MaxFrameSize}} }})
 }
 
-// Codec implements protocol.Codec, IDRewriter, HeartbeatResponder and HeartbeatRequester.
+// Codec implements protocol.Codec, IDRewriter, HeartbeatResponder, HeartbeatRequester and
+// RetryAdvisor.
 type Codec struct{ max int }
 
 const headerLen = 4 + 1 + 8
@@ -102,6 +105,10 @@ func (c *Codec) Decode(buf []byte, msg *protocol.Message) (int, error) {
 		}
 		msg.Metadata.Add(protocol.AliasString(k), protocol.AliasString(v))
 	}
+	if v, ok := msg.Metadata.Get("code"); ok && msg.Type.IsResponse() {
+		code, _ := strconv.ParseInt(v, 10, 32)
+		msg.Code = int32(code)
+	}
 	msg.Frame = frame
 	msg.HeaderSize = headerLen
 	msg.BodySize = len(frame) - headerLen
@@ -134,6 +141,13 @@ func (c *Codec) Encode(msg *protocol.Message, mut protocol.Mutation) ([]byte, er
 // ErrorReply implements protocol.Codec.
 func (c *Codec) ErrorReply(req *protocol.Message, e *protocol.LocalError) ([]byte, error) {
 	return Frame('E', req.RequestID, map[string]string{"error-kind": e.Kind.String()}, e.Message), nil
+}
+
+// Retriable implements protocol.RetryAdvisor: an error response whose "error-kind" is
+// over_limit (the proxy's own refusal, or a server's that sends the same) was refused
+// without running.
+func (c *Codec) Retriable(resp *protocol.Message) bool {
+	return resp.Type == protocol.Error && resp.Metadata.Value("error-kind") == protocol.OverLimit.String()
 }
 
 // RewriteRequestID implements protocol.IDRewriter.
