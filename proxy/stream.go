@@ -21,12 +21,17 @@ type stream struct {
 	// hookBuf holds the first hooks, so that the telemetry filters' hooks cost no
 	// allocation of their own.
 	hookBuf [4]func(filter.Result)
+	// reqMutBuf and respMutBuf hold the first mutations, for the same reason: tracing adds
+	// traceparent, metadata exchange two peer headers, a route its own few.
+	reqMutBuf  [4]protocol.KeyValue
+	respMutBuf [2]protocol.KeyValue
 	done    atomic.Bool
 }
 
 func newStream(d *downstream) *stream {
 	s := &stream{conn: d, info: filter.Info{Listener: d.l.name, Start: time.Now(), Downstream: d.remote}}
 	s.hooks = s.hookBuf[:0]
+	s.reqMut, s.respMut = s.reqMutBuf[:0], s.respMutBuf[:0]
 	return s
 }
 

@@ -13,12 +13,14 @@ import (
 
 	accesslogv1 "github.com/breeze-mesh/breeze/api/filters/accesslog/v1alpha1"
 	istiostatsv1 "github.com/breeze-mesh/breeze/api/filters/istiostats/v1alpha1"
+	metadataexchangev1 "github.com/breeze-mesh/breeze/api/filters/metadataexchange/v1alpha1"
 	tracingv1 "github.com/breeze-mesh/breeze/api/filters/tracing/v1alpha1"
 	"github.com/breeze-mesh/breeze/protocol"
 	"github.com/breeze-mesh/breeze/proxy/config"
 	"github.com/breeze-mesh/breeze/proxy/filter"
 	"github.com/breeze-mesh/breeze/proxy/filters/accesslog"
 	"github.com/breeze-mesh/breeze/proxy/filters/istiostats"
+	"github.com/breeze-mesh/breeze/proxy/filters/metadataexchange"
 	"github.com/breeze-mesh/breeze/proxy/filters/tracing"
 	"github.com/breeze-mesh/breeze/proxy/filters/tracing/tracingtest"
 	"github.com/breeze-mesh/breeze/proxy/internal/connio"
@@ -59,6 +61,11 @@ func telemetryCases(b *testing.B) []telemetryCase {
 		}}
 	}
 	metrics := config.Filter{Name: istiostats.Name, Config: &istiostatsv1.IstioStats{}}
+	// The exchange writes the peer headers into every outbound request: the codec
+	// re-encodes it, which is most of what the exchange costs.
+	exchange := config.Filter{Name: metadataexchange.Name, Config: &metadataexchangev1.MetadataExchange{
+		Workload: &istiostatsv1.Workload{Name: "frontend", Namespace: "shop", App: "frontend", Version: "v1"},
+	}}
 	logged := config.Filter{Name: accesslog.Name, Config: &accesslogv1.AccessLog{
 		Path:      filepath.Join(b.TempDir(), "access.log"),
 		LogFormat: &accesslogv1.LogFormat{Format: &accesslogv1.LogFormat_JsonFormat{JsonFormat: &structpb.Struct{}}},
@@ -68,6 +75,7 @@ func telemetryCases(b *testing.B) []telemetryCase {
 		{"metrics", []config.Filter{metrics}},
 		{"tracing-1pct", []config.Filter{traced(1)}},
 		{"metrics+tracing-1pct", []config.Filter{metrics, traced(1)}},
+		{"metrics+exchange", []config.Filter{exchange, metrics}},
 		{"tracing-100pct", []config.Filter{traced(100)}},
 		{"accesslog-json", []config.Filter{logged}},
 	}
