@@ -176,9 +176,7 @@ func (s *Server) filterContext(cfg *config.Bootstrap, lc *config.Listener, reg p
 		Log:        s.log.With("listener", lc.Name),
 		Shared:     s.shared,
 	}
-	if cfg.Dynamic != nil {
-		fctx.Node = cfg.Dynamic.Node
-	}
+	fctx.Node = cfg.Node
 	return fctx
 }
 

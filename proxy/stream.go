@@ -25,7 +25,7 @@ type stream struct {
 	// traceparent, metadata exchange two peer headers, a route its own few.
 	reqMutBuf  [4]protocol.KeyValue
 	respMutBuf [2]protocol.KeyValue
-	done    atomic.Bool
+	done       atomic.Bool
 }
 
 func newStream(d *downstream) *stream {
@@ -76,7 +76,7 @@ func (s *stream) LocalReply(e *protocol.LocalError) {
 	if s.req.Type != protocol.Oneway {
 		s.conn.replyError(&s.req, e)
 	}
-	s.finish(filter.Result{LocalError: e})
+	s.finish(filter.Result{LocalError: e, Flag: s.info.ResponseFlag})
 }
 
 // Finish ends a stream that gets no reply.

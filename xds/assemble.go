@@ -23,7 +23,7 @@ import (
 // is not pending: nothing will arrive to change it until the control plane sends a new
 // version. pending says what is being waited for, one line per listener or cluster.
 func assemble(static *config.Bootstrap, s *state, prev *config.Bootstrap, failed map[string]failure) (cfg *config.Bootstrap, pending []string) {
-	cfg = &config.Bootstrap{Admin: static.Admin, Dynamic: static.Dynamic}
+	cfg = &config.Bootstrap{Admin: static.Admin, Dynamic: static.Dynamic, Node: static.Node}
 
 	ready := make(map[string]*config.Cluster, len(static.Clusters)+len(s.clusters))
 	for _, c := range static.Clusters {

@@ -48,6 +48,7 @@ func TestAssemble(t *testing.T) {
 		Admin:    "127.0.0.1:15000",
 		Clusters: []*config.Cluster{{Name: "xds", Endpoints: []config.Endpoint{{Address: "127.0.0.1:15010", Weight: 1}}}},
 		Dynamic:  &config.Dynamic{ADSCluster: "xds"},
+		Node:     config.Node{ID: "proxy-1", Metadata: map[string]any{"namespace": "shop"}},
 	}
 
 	t.Run("complete", func(t *testing.T) {
@@ -69,8 +70,8 @@ func TestAssemble(t *testing.T) {
 		if l := cfg.Listeners[0]; l.Routes != s.routes["front-routes"] || s.listeners["front"].Routes != nil {
 			t.Errorf("listener routes: assembled %v, accepted listener %v (must stay untouched)", l.Routes, s.listeners["front"].Routes)
 		}
-		if cfg.Admin != static.Admin || cfg.Dynamic != static.Dynamic {
-			t.Errorf("admin %q dynamic %v not carried over", cfg.Admin, cfg.Dynamic)
+		if cfg.Admin != static.Admin || cfg.Dynamic != static.Dynamic || !reflect.DeepEqual(cfg.Node, static.Node) {
+			t.Errorf("admin %q dynamic %v node %v not carried over", cfg.Admin, cfg.Dynamic, cfg.Node)
 		}
 		if err := config.Validate(cfg); err != nil {
 			t.Error(err)

@@ -114,7 +114,7 @@ func Start(opts Options) (*Client, error) {
 	if len(c.servers) == 0 {
 		return nil, fmt.Errorf("xds: cluster %q has no endpoints: the control plane's address is unknown", b.Dynamic.ADSCluster)
 	}
-	node, err := buildNode(b.Dynamic.Node, opts.Version)
+	node, err := buildNode(b.Node, opts.Version)
 	if err != nil {
 		return nil, err
 	}

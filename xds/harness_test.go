@@ -1,7 +1,6 @@
 package xds
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -27,6 +26,7 @@ import (
 
 	mpv1 "github.com/breeze-mesh/breeze/api/metaprotocol/v1alpha1"
 	"github.com/breeze-mesh/breeze/examples/dubbo/greeter"
+	"github.com/breeze-mesh/breeze/internal/proctest"
 	_ "github.com/breeze-mesh/breeze/protocol/dubbo"
 	"github.com/breeze-mesh/breeze/proxy"
 	"github.com/breeze-mesh/breeze/proxy/config"
@@ -72,17 +72,7 @@ const pollTimeout = 20 * time.Second
 // pollTimeout.
 func waitFor(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(pollTimeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true after %s: %v", what, pollTimeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	proctest.Poll(t, what, pollTimeout, 10*time.Millisecond, cond)
 }
 
 // controlPlane is an in-process go-control-plane ADS server: one linear cache per resource
@@ -319,7 +309,7 @@ const tagKey = "x-route-tag"
 type testProxy struct {
 	srv    *proxy.Server
 	client *Client
-	log    *syncBuffer
+	log    *proctest.SyncBuffer
 }
 
 // startProxy starts a proxy whose bootstrap points at cp, subscribing to listeners and
@@ -328,15 +318,13 @@ func startProxy(t *testing.T, cp *controlPlane, static func(*config.Bootstrap)) 
 	t.Helper()
 	b := &config.Bootstrap{
 		Clusters: []*config.Cluster{{Name: "xds", ConnectTimeout: time.Second, Endpoints: []config.Endpoint{{Address: cp.addr, Weight: 1}}}},
-		Dynamic: &config.Dynamic{
-			ADSCluster: "xds", Listeners: true, Clusters: true,
-			Node: config.Node{ID: t.Name(), Metadata: map[string]any{"namespace": "default"}},
-		},
+		Dynamic:  &config.Dynamic{ADSCluster: "xds", Listeners: true, Clusters: true},
+		Node:     config.Node{ID: t.Name(), Metadata: map[string]any{"namespace": "default"}},
 	}
 	if static != nil {
 		static(b)
 	}
-	logs := &syncBuffer{}
+	logs := &proctest.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := proxy.New(log)
 	c, err := Start(Options{
@@ -397,22 +385,4 @@ func routeTag(t *testing.T, conn *dubboraw.Conn) string {
 	}
 	tag, _ := resp.Result.(string)
 	return tag
-}
-
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/breeze-mesh/breeze/control/server"
 	"github.com/breeze-mesh/breeze/control/source/file"
+	"github.com/breeze-mesh/breeze/control/translate"
 	"github.com/breeze-mesh/breeze/protocol"
 )
 
@@ -26,6 +27,7 @@ func newControlCommand() *cobra.Command {
 		adminAddress string
 		debounce     time.Duration
 		logLevel     string
+		telemetry    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "control --config-dir <dir>",
@@ -52,7 +54,9 @@ reported (file:line: field: message) and the rest of the configuration keeps wor
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runControl(ctx, configDirs, xdsAddress, adminAddress, debounce, log)
+			features := translate.ProxyFeatures
+			features.Telemetry = telemetry
+			return runControl(ctx, configDirs, xdsAddress, adminAddress, debounce, features, log)
 		},
 	}
 	cmd.Flags().StringSliceVar(&configDirs, "config-dir", nil, "directory (or file) of YAML configuration; repeatable")
@@ -60,15 +64,17 @@ reported (file:line: field: message) and the rest of the configuration keeps wor
 	cmd.Flags().StringVar(&adminAddress, "admin-address", "", "where to serve /ready, /stats/prometheus and /debug/* (off when empty)")
 	cmd.Flags().DurationVar(&debounce, "debounce", server.DefaultDebounce, "how long the configuration must stay unchanged before it is reloaded")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().BoolVar(&telemetry, "telemetry", true, "put metadata_exchange and istio_stats on every listener, so proxies report Istio's request metrics")
 	return cmd
 }
 
-func runControl(ctx context.Context, dirs []string, xdsAddress, adminAddress string, debounce time.Duration, log *slog.Logger) error {
+func runControl(ctx context.Context, dirs []string, xdsAddress, adminAddress string, debounce time.Duration, features translate.Features, log *slog.Logger) error {
 	srv := server.New(server.Options{
 		Source:   file.New(dirs...),
 		Log:      log,
 		Debounce: debounce,
 		Codecs:   protocol.Names(),
+		Features: &features,
 	})
 	lis, err := net.Listen("tcp", xdsAddress)
 	if err != nil {

@@ -25,16 +25,21 @@ type Features struct {
 	// GlobalRateLimit sends MetaRouter globalRateLimit as a global_ratelimit filter on the
 	// service's inbound listeners.
 	GlobalRateLimit bool
+	// Telemetry puts the metadata_exchange and istio_stats filters on every listener, as
+	// Aeraki does, so that proxies report Istio's request metrics labelled with both
+	// sides' workloads. Unlike the others it is not tied to a setting in the model: turn it
+	// off (breeze control --telemetry=false) to send listeners without them.
+	Telemetry bool
 }
 
 // ProxyFeatures is what `breeze proxy` implements today. Turn a feature on here when the
 // proxy gains it (and its conversion in proxy/config accepts the field).
 var ProxyFeatures = Features{HashPolicy: true, Mirror: true, OutlierDetection: true, CircuitBreakers: true,
-	LocalRateLimit: true, GlobalRateLimit: true}
+	LocalRateLimit: true, GlobalRateLimit: true, Telemetry: true}
 
 // AllFeatures turns every feature on: the full translation, as golden tests check it.
 var AllFeatures = Features{HashPolicy: true, Mirror: true, OutlierDetection: true, CircuitBreakers: true,
-	LocalRateLimit: true, GlobalRateLimit: true}
+	LocalRateLimit: true, GlobalRateLimit: true, Telemetry: true}
 
 // Has reports whether a feature is on.
 func (f Features) Has(feature model.Feature) bool {

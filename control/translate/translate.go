@@ -124,7 +124,11 @@ func (t *translator) inbound() {
 			continue
 		}
 		clusterName := model.ClusterName(model.Inbound, wp, "", first.svc.Host)
-		t.listener(name, t.p.InboundBind, wp, first.port, t.rateLimitFilters(first.svc))
+		// Telemetry first, then rate limits; the router is implicit. Aeraki puts the limits
+		// first, so its provider-side metrics never show a refused request; here they do,
+		// with response flag RL, as Istio's HTTP metrics show a rate limit's 429.
+		filters := append(t.telemetryFilters(first.svc.Host), t.rateLimitFilters(first.svc)...)
+		t.listener(name, t.p.InboundBind, wp, first.port, filters)
 		t.out.Routes = append(t.out.Routes, &mpv1.RouteConfiguration{Name: name, Routes: []*mpv1.Route{{
 			Name: DefaultRouteName, Route: &mpv1.RouteAction{ClusterSpecifier: &mpv1.RouteAction_Cluster{Cluster: clusterName}},
 		}}})
@@ -172,7 +176,7 @@ func (t *translator) outbound() {
 			if !t.claim(t.p.OutboundBind, uint32(listenPort), name) {
 				continue
 			}
-			t.listener(name, t.p.OutboundBind, uint32(listenPort), port, nil)
+			t.listener(name, t.p.OutboundBind, uint32(listenPort), port, t.telemetryFilters(svc.Host))
 			t.out.Routes = append(t.out.Routes, t.routeTable(name, svc, port, router))
 		}
 	}

@@ -34,7 +34,7 @@ func TestRenderBootstrap(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the rendered bootstrap does not load: %v\n%s", err, data)
 	}
-	if b.Admin != "127.0.0.1:15001" || b.Dynamic == nil || b.Dynamic.Node.Metadata["namespace"] != "dubbo" {
+	if b.Admin != "127.0.0.1:15001" || b.Dynamic == nil || b.Node.Metadata["namespace"] != "dubbo" {
 		t.Fatalf("bootstrap %+v, dynamic %+v", b, b.Dynamic)
 	}
 	if len(b.Clusters) != 1 || b.Clusters[0].Name != b.Dynamic.ADSCluster || b.Clusters[0].Endpoints[0].Address != "127.0.0.1:15010" {

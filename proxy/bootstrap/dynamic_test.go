@@ -19,19 +19,22 @@ func TestLoadXDSExample(t *testing.T) {
 		ADSCluster: "xds",
 		Listeners:  true,
 		Clusters:   true,
-		Node: config.Node{
-			ID:      "greeter-client-1",
-			Cluster: "greeter-client",
-			Metadata: map[string]any{
-				"namespace":            "default",
-				"workload":             "greeter-client-1",
-				"labels":               map[string]any{"app": "greeter-client"},
-				"outbound_port_offset": float64(10000),
-			},
-		},
 	}
 	if !reflect.DeepEqual(got.Dynamic, want) {
 		t.Errorf("Dynamic:\n got %+v\nwant %+v", got.Dynamic, want)
+	}
+	wantNode := config.Node{
+		ID:      "greeter-client-1",
+		Cluster: "greeter-client",
+		Metadata: map[string]any{
+			"namespace":            "default",
+			"workload":             "greeter-client-1",
+			"labels":               map[string]any{"app": "greeter-client"},
+			"outbound_port_offset": float64(10000),
+		},
+	}
+	if !reflect.DeepEqual(got.Node, wantNode) {
+		t.Errorf("Node:\n got %+v\nwant %+v", got.Node, wantNode)
 	}
 	if len(got.Listeners) != 0 || len(got.Clusters) != 1 || got.Clusters[0].Endpoints[0].Address != "127.0.0.1:15010" {
 		t.Errorf("static part: %+v", got)
@@ -72,14 +75,31 @@ func TestParseDynamic(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := b.Dynamic
-	if d == nil || d.ADSCluster != "xds" || d.Listeners || !d.Clusters || d.Node.ID != "proxy-1" {
-		t.Fatalf("Dynamic = %+v", d)
+	if d == nil || d.ADSCluster != "xds" || d.Listeners || !d.Clusters || b.Node.ID != "proxy-1" {
+		t.Fatalf("Dynamic = %+v, Node = %+v", d, b.Node)
 	}
-	if ports := d.Node.Metadata["inbound_ports"]; !reflect.DeepEqual(ports, []any{float64(20880)}) {
+	if ports := b.Node.Metadata["inbound_ports"]; !reflect.DeepEqual(ports, []any{float64(20880)}) {
 		t.Errorf("inbound_ports = %#v", ports)
 	}
 	if l := b.Listeners[0]; l.RouteConfigName != "from-control-plane" || l.Routes != nil {
 		t.Errorf("static listener: RouteConfigName %q, Routes %v", l.RouteConfigName, l.Routes)
+	}
+}
+
+// TestNodeWithoutControlPlane: a static proxy may name itself with a node, for the
+// telemetry filters (istio_stats, metadata_exchange) to read its workload from.
+func TestNodeWithoutControlPlane(t *testing.T) {
+	static := strings.Replace(dynamicBase, "dynamic_resources:\n  ads_config:\n    api_type: GRPC\n    grpc_services: [{envoy_grpc: {cluster_name: xds}}]\n  cds_config: {ads: {}}\n", "", 1)
+	static = strings.Replace(static, "rds: {route_config_name: from-control-plane, config_source: {ads: {}, resource_api_version: V3}}", "route_config: {routes: [{route: {cluster: xds}}]}", 1)
+	if static == dynamicBase {
+		t.Fatal("the test's edit of the bootstrap no longer applies")
+	}
+	b, err := Parse([]byte(static), "bootstrap.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Dynamic != nil || b.Node.ID != "proxy-1" || b.Node.Metadata["inbound_ports"] == nil {
+		t.Errorf("Dynamic = %+v, Node = %+v; want no control plane and node proxy-1 with its metadata", b.Dynamic, b.Node)
 	}
 }
 
@@ -107,8 +127,6 @@ func TestParseDynamicErrors(t *testing.T) {
 			want: `bootstrap.yaml: dynamic_resources.ads_config: cluster "xds" has no endpoints; give it the control plane's address in load_assignment`},
 		{name: "no node id", old: "  id: proxy-1\n", new: "",
 			want: `bootstrap.yaml:1: node.id: required with dynamic_resources: the control plane tells proxies apart by it`},
-		{name: "node alone", old: "dynamic_resources:\n  ads_config:\n    api_type: GRPC\n    grpc_services: [{envoy_grpc: {cluster_name: xds}}]\n  cds_config: {ads: {}}\n", new: "",
-			want: `bootstrap.yaml:1: node: only used with dynamic_resources: a proxy without a control plane has nobody to identify itself to`},
 		{name: "node locality", old: "  id: proxy-1\n", new: "  id: proxy-1\n  locality: {zone: a}\n",
 			want: `bootstrap.yaml:3: node.locality: not supported by Breeze (supported fields here: id, cluster, metadata)`},
 		{name: "rds from elsewhere", old: "config_source: {ads: {}, resource_api_version: V3}", new: "config_source: {resource_api_version: V3}",

@@ -24,10 +24,14 @@ type Bootstrap struct {
 	// Dynamic names the control plane that supplies more listeners and clusters over xDS;
 	// nil for a proxy that runs from its bootstrap alone.
 	Dynamic *Dynamic
+	// Node is the proxy's identity: sent to the control plane, and read by filters that
+	// label telemetry with the workload (istio_stats, metadata_exchange). Zero when the
+	// bootstrap has no node; required with Dynamic.
+	Node Node
 }
 
-// Dynamic is a bootstrap's dynamic_resources (and node): one aggregated xDS (ADS) stream to
-// a control plane, which the xds package opens. docs/xds.md is the contract.
+// Dynamic is a bootstrap's dynamic_resources: one aggregated xDS (ADS) stream to a control
+// plane, which the xds package opens. docs/xds.md is the contract.
 type Dynamic struct {
 	// ADSCluster is the static cluster whose endpoints are the ADS server's addresses.
 	ADSCluster string
@@ -35,11 +39,9 @@ type Dynamic struct {
 	// Endpoints (EDS) and route tables (RDS) are fetched for the clusters and listeners
 	// that name them, always over the same stream.
 	Listeners, Clusters bool
-	// Node identifies the proxy to the control plane.
-	Node Node
 }
 
-// Node is the proxy's identity on the xDS stream (Envoy's node).
+// Node is the proxy's identity (Envoy's node): on the xDS stream, and in telemetry.
 type Node struct {
 	// ID is unique per proxy.
 	ID string

@@ -149,7 +149,13 @@ func FromBootstrap(b *bootstrapv3.Bootstrap) (*Bootstrap, error) {
 		}
 		out.Clusters = append(out.Clusters, rc)
 	}
-	if b.GetDynamicResources() != nil || b.GetNode() != nil {
+	if n := b.GetNode(); n != nil {
+		out.Node = Node{ID: n.GetId(), Cluster: n.GetCluster()}
+		if md := n.GetMetadata(); md != nil {
+			out.Node.Metadata = md.AsMap()
+		}
+	}
+	if b.GetDynamicResources() != nil {
 		d, err := c.dynamic(b)
 		if err != nil {
 			return nil, err

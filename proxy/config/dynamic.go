@@ -5,14 +5,12 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 )
 
-// dynamic converts a bootstrap's dynamic_resources and node. Breeze fetches everything over
-// one ADS stream, so ads_config is required and lds_config and cds_config, when set, may
-// only say "over ADS". The node is required with them, and meaningless without them.
+// dynamic converts a bootstrap's dynamic_resources. Breeze fetches everything over one ADS
+// stream, so ads_config is required and lds_config and cds_config, when set, may only say
+// "over ADS". A node with an id is required with them: the control plane tells proxies
+// apart by it.
 func (c converter) dynamic(b *bootstrapv3.Bootstrap) (*Dynamic, error) {
 	dr := b.GetDynamicResources()
-	if dr == nil {
-		return nil, c.errorf("node", "only used with dynamic_resources: a proxy without a control plane has nobody to identify itself to")
-	}
 	out := &Dynamic{}
 	ads := dr.GetAdsConfig()
 	if ads == nil {
@@ -44,13 +42,8 @@ func (c converter) dynamic(b *bootstrapv3.Bootstrap) (*Dynamic, error) {
 		return nil, err
 	}
 
-	node := b.GetNode()
-	if node.GetId() == "" {
+	if b.GetNode().GetId() == "" {
 		return nil, c.errorf("node.id", "required with dynamic_resources: the control plane tells proxies apart by it")
-	}
-	out.Node = Node{ID: node.GetId(), Cluster: node.GetCluster()}
-	if md := node.GetMetadata(); md != nil {
-		out.Node.Metadata = md.AsMap()
 	}
 	return out, nil
 }

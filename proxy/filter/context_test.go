@@ -113,6 +113,9 @@ func TestResultDescriptions(t *testing.T) {
 		{"oneway", filter.Result{}, 0, "-", "oneway"},
 		{"no route", filter.Result{LocalError: &protocol.LocalError{Kind: protocol.RouteNotFound}}, 1, "NR", "route_not_found"},
 		{"timeout", filter.Result{LocalError: &protocol.LocalError{Kind: protocol.Timeout}}, 1, "UT", "timeout"},
+		{"circuit breaker", filter.Result{LocalError: &protocol.LocalError{Kind: protocol.OverLimit}}, 1, "UO", "over_limit"},
+		{"rate limited", filter.Result{LocalError: &protocol.LocalError{Kind: protocol.OverLimit}, Flag: "RL"}, 1, "RL", "over_limit"},
+		{"flag without local reply", filter.Result{Response: ok, Flag: "RL"}, 0, "-", "via_upstream"},
 		{"unknown kind", filter.Result{LocalError: &protocol.LocalError{Kind: 200}}, 1, "LR", "ErrorKind(200)"},
 	} {
 		if code, flags, details := tc.r.ResponseCode(), tc.r.ResponseFlags(), tc.r.ResponseCodeDetails(); code != tc.code || flags != tc.flags || details != tc.details {

@@ -100,6 +100,11 @@ type Info struct {
 	Upstream string // host:port of the endpoint used
 	// Downstream is the client's address (host:port).
 	Downstream string
+	// ResponseFlag is set by a filter that answers a request itself when Envoy has a more
+	// precise response flag than the error kind's: "RL" for a rate limit and "RLSE" for a
+	// failed rate limit service, where the over_limit reply alone would read "UO", a
+	// circuit breaker's overflow.
+	ResponseFlag string
 }
 
 // Result is how a stream ended.
@@ -109,6 +114,8 @@ type Result struct {
 	Response *protocol.Message
 	// LocalError is set when the proxy answered itself.
 	LocalError *protocol.LocalError
+	// Flag is the Info.ResponseFlag of a local reply ("" when the kind's flag applies).
+	Flag string
 }
 
 // Factory builds a filter from its typed configuration (a proto message, or nil).

@@ -21,8 +21,11 @@ func (r Result) ResponseCode() int {
 // ResponseFlags is Envoy's short code for why the proxy answered a request itself ("NR" no
 // route, "UT" upstream timeout, ...), or "-" when the upstream answered.
 func (r Result) ResponseFlags() string {
-	if r.LocalError == nil {
+	switch {
+	case r.LocalError == nil:
 		return "-"
+	case r.Flag != "":
+		return r.Flag
 	}
 	return ResponseFlagOf(r.LocalError.Kind)
 }
@@ -46,7 +49,7 @@ var responseFlags = [...]string{
 	protocol.RouteNotFound:     "NR",
 	protocol.ClusterNotFound:   "NC",
 	protocol.NoHealthyUpstream: "UH",
-	protocol.OverLimit:         "UO", // upstream overflow: circuit breaker or rate limit
+	protocol.OverLimit:         "UO", // upstream overflow: a circuit breaker (rate limits say RL)
 	protocol.Timeout:           "UT",
 	protocol.UpstreamReset:     "UF", // upstream connection failure or reset
 	protocol.BadResponse:       "UPE",

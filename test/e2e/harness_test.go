@@ -3,23 +3,22 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"net"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"text/template"
 	"time"
 
 	"github.com/breeze-mesh/breeze/examples/dubbo/greeter"
+	"github.com/breeze-mesh/breeze/internal/proctest"
 )
 
 // Bounds on waiting. They are failure deadlines for polls, never expectations about speed.
@@ -32,56 +31,33 @@ const (
 // freePort returns a loopback port that was free a moment ago.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return proctest.FreePort(t)
 }
 
 func loopback(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+
+// pickPorts sets each of ports that is still 0 to a free port.
+func pickPorts(t *testing.T, ports ...*int) {
+	t.Helper()
+	for _, p := range ports {
+		if *p == 0 {
+			*p = freePort(t)
+		}
+	}
+}
 
 // waitFor polls cond until it returns nil, failing the test with cond's last error after
 // pollTimeout.
 func waitFor(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(pollTimeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true after %s: %v", what, pollTimeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// syncBuffer collects a child's output from the goroutines exec starts.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	proctest.Poll(t, what, pollTimeout, 20*time.Millisecond, cond)
 }
 
 // child is a process a test started.
 type child struct {
 	name   string
 	cmd    *exec.Cmd
-	output *syncBuffer
+	output *proctest.SyncBuffer
 	// exited is closed when the process has exited; waitErr is then its status.
 	exited  chan struct{}
 	waitErr error
@@ -95,7 +71,7 @@ type child struct {
 // process that exits on its own, or badly when stopped, fails the test.
 func startChild(t *testing.T, name string, cmd *exec.Cmd, readyLine string) *child {
 	t.Helper()
-	c := &child{name: name, cmd: cmd, output: &syncBuffer{}, exited: make(chan struct{})}
+	c := &child{name: name, cmd: cmd, output: &proctest.SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = c.output
 	cmd.SysProcAttr = childSysProcAttr()
 	ready := make(chan struct{})
@@ -257,26 +233,41 @@ type bootstrapPorts struct {
 // until its admin /ready answers 200.
 func startProxy(t *testing.T, templateName string, ports bootstrapPorts) *proxyProcess {
 	t.Helper()
-	if ports.Admin == 0 {
-		ports.Admin = freePort(t)
-	}
-	if ports.Proxy == 0 {
-		ports.Proxy = freePort(t)
-	}
-	tmpl, err := template.New(templateName).Option("missingkey=error").ParseFiles(filepath.Join("testdata", templateName))
+	pickPorts(t, &ports.Admin, &ports.Proxy)
+	return startProxyConfig(t, renderTestdata(t, templateName, ports), loopback(ports.Proxy), loopback(ports.Admin))
+}
+
+// renderTestdata renders the template testdata/<name> with data; a key the template names
+// and data lacks is an error.
+func renderTestdata(t *testing.T, name string, data any) []byte {
+	t.Helper()
+	tmpl, err := template.New(name).Option("missingkey=error").ParseFiles(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var config bytes.Buffer
-	if err := tmpl.Execute(&config, ports); err != nil {
+	return render(t, tmpl, data)
+}
+
+// render executes tmpl with data.
+func render(t *testing.T, tmpl *template.Template, data any) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	if err := tmpl.Execute(&out, data); err != nil {
 		t.Fatal(err)
 	}
-	return startProxyConfig(t, config.Bytes(), loopback(ports.Proxy), loopback(ports.Admin))
+	return out.Bytes()
 }
 
 // startProxyConfig starts `breeze proxy` on the bootstrap config, whose admin server is at
 // admin and whose listener of interest is at addr, and waits until /ready answers 200.
 func startProxyConfig(t *testing.T, config []byte, addr, admin string) *proxyProcess {
+	t.Helper()
+	return startNamedProxy(t, "breeze proxy", config, addr, admin)
+}
+
+// startNamedProxy is startProxyConfig for a proxy that the test's failures and logs call
+// name. Every proxy process of the harness starts here.
+func startNamedProxy(t *testing.T, name string, config []byte, addr, admin string) *proxyProcess {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "bootstrap.yaml")
 	if err := os.WriteFile(path, config, 0o644); err != nil {
@@ -284,28 +275,57 @@ func startProxyConfig(t *testing.T, config []byte, addr, admin string) *proxyPro
 	}
 	cmd := exec.Command(binaries.breeze, "proxy", "-c", path, "--log-level", "info")
 	p := &proxyProcess{
-		child: startChild(t, "breeze proxy", cmd, ""),
+		child: startChild(t, name, cmd, ""),
 		addr:  addr,
 		admin: admin,
 		http:  &http.Client{Timeout: 5 * time.Second},
 	}
-	waitFor(t, "proxy /ready", func() error {
+	waitFor(t, name+" /ready", func() error {
 		select {
 		case <-p.exited:
-			t.Fatalf("breeze proxy exited during start: %v\n%s\nconfig:\n%s", p.waitErr, p.output, config)
+			t.Fatalf("%s exited during start: %v\n%s\nconfig:\n%s", name, p.waitErr, p.output, config)
 		default:
 		}
-		resp, err := p.http.Get("http://" + p.admin + "/ready")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("/ready: %s", resp.Status)
-		}
-		return nil
+		return p.readyErr()
 	})
 	return p
+}
+
+// get fetches path from the proxy's admin server: its status code and body.
+func (p *proxyProcess) get(path string) (int, []byte, error) {
+	resp, err := p.http.Get("http://" + p.admin + path)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
+}
+
+// adminGet returns the body of path on the proxy's admin server, failing the test unless
+// it answers 200.
+func (p *proxyProcess) adminGet(t *testing.T, path string) []byte {
+	t.Helper()
+	code, body, err := p.get(path)
+	if err != nil {
+		t.Fatalf("proxy %s: %v", path, err)
+	}
+	if code != http.StatusOK {
+		t.Fatalf("proxy %s: %d %s: %s", path, code, http.StatusText(code), body)
+	}
+	return body
+}
+
+// readyErr is nil if the proxy's /ready answers 200, and says why not otherwise.
+func (p *proxyProcess) readyErr() error {
+	code, body, err := p.get("/ready")
+	if err != nil {
+		return err
+	}
+	if code != http.StatusOK {
+		return fmt.Errorf("/ready: %d %s: %s", code, http.StatusText(code), bytes.TrimSpace(body))
+	}
+	return nil
 }
 
 // metric returns the value of the series of name with exactly the labels given (other
@@ -313,21 +333,7 @@ func startProxyConfig(t *testing.T, config []byte, addr, admin string) *proxyPro
 // matching series are added up.
 func (p *proxyProcess) metric(t *testing.T, name string, labels map[string]string) (float64, bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.admin+"/stats/prometheus", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := p.http.Do(req)
-	if err != nil {
-		t.Fatalf("scrape metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("scrape metrics: %s", resp.Status)
-	}
-	samples, err := parseMetrics(resp.Body)
+	samples, err := parseMetrics(bytes.NewReader(p.adminGet(t, "/stats/prometheus")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,13 +361,8 @@ func (p *proxyProcess) counter(t *testing.T, name string, labels map[string]stri
 func (p *proxyProcess) ready(t *testing.T) {
 	t.Helper()
 	p.alive(t)
-	resp, err := p.http.Get("http://" + p.admin + "/ready")
-	if err != nil {
-		t.Fatalf("proxy /ready: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("proxy /ready: %s", resp.Status)
+	if err := p.readyErr(); err != nil {
+		t.Fatalf("proxy: %v", err)
 	}
 }
 

@@ -151,7 +151,7 @@ func checkTutorialSnippets(t *testing.T, root string, blocks []fencedBlock) {
 		}
 		return string(b)
 	}
-	goSources := read("protocol/kvrpc/codec.go") + read("protocol/kvrpc/codec_test.go") + read("cmd/breeze/codecs.go")
+	goSources := read("protocol/kvrpc/codec.go") + read("protocol/kvrpc/retriable.go") + read("protocol/kvrpc/codec_test.go") + read("cmd/breeze/codecs.go")
 	bootstrap := read("examples/kvrpc/bootstrap.yaml")
 	routesShown := false
 	for _, b := range blocks {

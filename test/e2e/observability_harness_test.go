@@ -2,15 +2,7 @@ package e2e
 
 import (
 	"bytes"
-	"context"
-	"fmt"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
-	"text/template"
-	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -34,67 +26,17 @@ type observedPorts struct {
 // it and waits until its admin /ready answers 200.
 func startObservedProxy(t *testing.T, templateName string, ports observedPorts) *proxyProcess {
 	t.Helper()
-	if ports.Admin == 0 {
-		ports.Admin = freePort(t)
-	}
-	if ports.Proxy == 0 {
-		ports.Proxy = freePort(t)
-	}
-	tmpl, err := template.New(templateName).Option("missingkey=error").ParseFiles(filepath.Join("testdata", templateName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var config bytes.Buffer
-	if err := tmpl.Execute(&config, ports); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "bootstrap.yaml")
-	if err := os.WriteFile(path, config.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(binaries.breeze, "proxy", "-c", path, "--log-level", "info")
-	p := &proxyProcess{
-		child: startChild(t, "breeze proxy "+ports.Listener, cmd, ""),
-		addr:  loopback(ports.Proxy),
-		admin: loopback(ports.Admin),
-		http:  &http.Client{Timeout: 5 * time.Second},
-	}
-	waitFor(t, "proxy /ready", func() error {
-		select {
-		case <-p.exited:
-			t.Fatalf("breeze proxy exited during start: %v\n%s\nconfig:\n%s", p.waitErr, p.output, config.String())
-		default:
-		}
-		resp, err := p.http.Get("http://" + p.admin + "/ready")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("/ready: %s", resp.Status)
-		}
-		return nil
-	})
-	return p
+	pickPorts(t, &ports.Admin, &ports.Proxy)
+	return startNamedProxy(t, "breeze proxy "+ports.Listener, renderTestdata(t, templateName, ports),
+		loopback(ports.Proxy), loopback(ports.Admin))
 }
 
 // scrape fetches the proxy's /stats/prometheus and parses it with the Prometheus text
 // parser (github.com/prometheus/common/expfmt), the one Prometheus itself uses.
 func (p *proxyProcess) scrape(t *testing.T) map[string]*dto.MetricFamily {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.admin+"/stats/prometheus", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := p.http.Do(req)
-	if err != nil {
-		t.Fatalf("scrape metrics: %v", err)
-	}
-	defer resp.Body.Close()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(p.adminGet(t, "/stats/prometheus")))
 	if err != nil {
 		t.Fatalf("parse /stats/prometheus: %v", err)
 	}

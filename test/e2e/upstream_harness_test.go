@@ -4,12 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -205,55 +200,15 @@ func startResilienceProxy(t *testing.T, setup resilienceSetup) *proxyProcess {
 	if setup.Policy == "" {
 		setup.Policy = "ROUND_ROBIN"
 	}
-	var config bytes.Buffer
-	if err := resilienceTemplate.Execute(&config, setup); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "bootstrap.yaml")
-	if err := os.WriteFile(path, config.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(binaries.breeze, "proxy", "-c", path, "--log-level", "info")
-	p := &proxyProcess{
-		child: startChild(t, "breeze proxy", cmd, ""),
-		addr:  loopback(setup.Proxy),
-		admin: loopback(setup.Admin),
-		http:  &http.Client{Timeout: 5 * time.Second},
-	}
-	waitFor(t, "proxy /ready", func() error {
-		select {
-		case <-p.exited:
-			t.Fatalf("breeze proxy exited during start: %v\n%s\nconfig:\n%s", p.waitErr, p.output, config.String())
-		default:
-		}
-		resp, err := p.http.Get("http://" + p.admin + "/ready")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("/ready: %s", resp.Status)
-		}
-		return nil
-	})
-	return p
+	return startProxyConfig(t, render(t, resilienceTemplate, setup), loopback(setup.Proxy), loopback(setup.Admin))
 }
 
 // hostField returns one field of an endpoint in the proxy's /clusters output
 // ("greeter::127.0.0.1:20881::health_flags::healthy" gives "healthy").
 func (p *proxyProcess) hostField(t *testing.T, port int, field string) string {
 	t.Helper()
-	resp, err := p.http.Get("http://" + p.admin + "/clusters")
-	if err != nil {
-		t.Fatalf("/clusters: %v", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
 	prefix := "greeter::" + loopback(port) + "::" + field + "::"
-	for line := range strings.Lines(string(body)) {
+	for line := range strings.Lines(string(p.adminGet(t, "/clusters"))) {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
 			return v
 		}

@@ -176,8 +176,7 @@ static_resources:
       - lb_endpoints:
         - endpoint: {address: {socket_address: {address: %s, port_value: %s}}}
 `, adminHost, adminPort, node.id, metadata, host, port)
-	p := startProxyConfig(t, []byte(config), "", admin)
-	p.name = "breeze proxy " + node.id
+	p := startNamedProxy(t, "breeze proxy "+node.id, []byte(config), "", admin)
 	waitFor(t, node.id+" runs its listeners", func() error {
 		have := p.dump(t).listenerNames()
 		for _, name := range want {
@@ -216,13 +215,8 @@ type configDump struct {
 
 func (p *proxyProcess) dump(t *testing.T) *configDump {
 	t.Helper()
-	resp, err := p.http.Get("http://" + p.admin + "/config_dump")
-	if err != nil {
-		t.Fatalf("config_dump: %v", err)
-	}
-	defer resp.Body.Close()
 	d := &configDump{}
-	if err := json.NewDecoder(resp.Body).Decode(d); err != nil {
+	if err := json.Unmarshal(p.adminGet(t, "/config_dump"), d); err != nil {
 		t.Fatalf("config_dump: %v", err)
 	}
 	return d
@@ -357,10 +351,9 @@ func (l *load) waitCalls(t *testing.T, n int64) {
 // readyStatus returns the proxy's /ready status code.
 func (p *proxyProcess) readyStatus(t *testing.T) int {
 	t.Helper()
-	resp, err := p.http.Get("http://" + p.admin + "/ready")
+	code, _, err := p.get("/ready")
 	if err != nil {
 		t.Fatalf("/ready: %v", err)
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return code
 }

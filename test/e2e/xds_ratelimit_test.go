@@ -151,6 +151,12 @@ func TestXDSRateLimitLocal(t *testing.T) {
 	if got := s.sidecar.counter(t, "breeze_local_rate_limit_requests_total", map[string]string{"decision": "rate_limited"}); got != 7 {
 		t.Errorf("sidecar breeze_local_rate_limit_requests_total{decision=rate_limited} = %v, want 7", got)
 	}
+	// istio_stats runs before the limit on the inbound listener, so the refusals show in the
+	// provider's Istio metrics, flagged RL (a rate limit), not UO (a circuit breaker).
+	refused := map[string]string{"reporter": "destination", "response_code": "1", "response_flags": "RL"}
+	if got := s.sidecar.counter(t, "istio_requests_total", refused); got != 7 {
+		t.Errorf("sidecar istio_requests_total%v = %v, want 7", refused, got)
+	}
 	if v, ok := s.client.metric(t, "breeze_local_rate_limit_requests_total", map[string]string{"decision": "ok"}); ok {
 		t.Errorf("the client proxy runs a local rate limit (%v requests): limits belong on the inbound side", v)
 	}

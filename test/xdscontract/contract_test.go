@@ -18,7 +18,9 @@ import (
 	_ "github.com/breeze-mesh/breeze/protocol/dubbo"
 	// The filters the control plane sends, registered as in breeze proxy.
 	_ "github.com/breeze-mesh/breeze/proxy/filters/globalratelimit"
+	_ "github.com/breeze-mesh/breeze/proxy/filters/istiostats"
 	_ "github.com/breeze-mesh/breeze/proxy/filters/localratelimit"
+	_ "github.com/breeze-mesh/breeze/proxy/filters/metadataexchange"
 )
 
 // goldenCase is the part of control/translate's case.yaml this test reads.
@@ -63,7 +65,7 @@ func TestProxyAcceptsTranslation(t *testing.T) {
 				}
 				t.Run(p.ID, func(t *testing.T) {
 					res := translate.ForProxy(m, &p, translate.ProxyFeatures)
-					accept(t, res)
+					accept(t, res, nodeOf(&p))
 					checkFields(t, res)
 				})
 			}
@@ -71,9 +73,26 @@ func TestProxyAcceptsTranslation(t *testing.T) {
 	}
 }
 
+// nodeOf is the bootstrap node a proxy described as p would have: the filters that name the
+// proxy's workload (metadata_exchange, istio_stats) read it.
+func nodeOf(p *model.Proxy) config.Node {
+	md := map[string]any{"namespace": p.Namespace}
+	if p.Workload != "" {
+		md["workload"] = p.Workload
+	}
+	if len(p.Labels) > 0 {
+		labels := map[string]any{}
+		for k, v := range p.Labels {
+			labels[k] = v
+		}
+		md["labels"] = labels
+	}
+	return config.Node{ID: p.ID, Metadata: md}
+}
+
 // accept converts resources the way the proxy's xDS client does, and validates the result
 // as one configuration.
-func accept(t *testing.T, res *translate.Resources) {
+func accept(t *testing.T, res *translate.Resources, node config.Node) {
 	t.Helper()
 	routes := map[string]*config.RouteTable{}
 	for _, rc := range res.Routes {
@@ -113,8 +132,9 @@ func accept(t *testing.T, res *translate.Resources) {
 		// conversion lets through but a filter refuses (a fill interval under 50ms) is a
 		// NACK too.
 		shared := filter.NewShared()
+		fctx := filter.BuildContext{Listener: cl.Name, Codec: cl.Codec, Direction: filter.DirectionOf(cl.Name), Node: node, Shared: shared}
 		for _, f := range cl.Filters {
-			if _, err := filter.BuildWithContext(filter.BuildContext{Listener: cl.Name, Shared: shared}, f.Name, f.Config); err != nil {
+			if _, err := filter.BuildWithContext(fctx, f.Name, f.Config); err != nil {
 				t.Errorf("listener %q: filter %s refused: %v", cl.Name, f.Name, err)
 			}
 		}

@@ -52,6 +52,8 @@ var contractFields = map[protoreflect.FullName][]protoreflect.Name{
 	"breeze.filters.local_ratelimit.v1alpha1.TokenBucket":             {"max_tokens", "tokens_per_fill", "fill_interval"},
 	"breeze.filters.global_ratelimit.v1alpha1.GlobalRateLimit":        {"match", "domain", "request_timeout", "deny_on_fail", "rate_limit_service", "descriptors"},
 	"breeze.filters.global_ratelimit.v1alpha1.Descriptor":             {"property", "descriptor_key"},
+	"breeze.filters.metadata_exchange.v1alpha1.MetadataExchange":      {},
+	"breeze.filters.istio_stats.v1alpha1.IstioStats":                  {"destination_service"},
 }
 
 // checkFields reports every set field outside contractFields.

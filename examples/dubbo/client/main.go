@@ -13,25 +13,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/breeze-mesh/breeze/examples/dubbo/greeter"
+	"github.com/breeze-mesh/breeze/examples/internal/kvflag"
 )
-
-// attachFlag collects repeated -attach key=value flags.
-type attachFlag map[string]string
-
-func (a attachFlag) String() string { return fmt.Sprint(map[string]string(a)) }
-
-func (a attachFlag) Set(kv string) error {
-	k, v, ok := strings.Cut(kv, "=")
-	if !ok || k == "" {
-		return fmt.Errorf("want key=value, got %q", kv)
-	}
-	a[k] = v
-	return nil
-}
 
 func main() {
 	if err := run(); err != nil {
@@ -50,7 +36,7 @@ func run() error {
 	count := flag.Int("n", 1, "number of calls")
 	timeout := flag.Duration("timeout", greeter.DefaultTimeout, "timeout of each call")
 	verbose := flag.Bool("v", false, "show dubbo-go's warnings on stderr")
-	attachments := attachFlag{}
+	attachments := kvflag.Map{}
 	flag.Var(attachments, "attach", "attachment key=value to send (repeatable)")
 	flag.Parse()
 

@@ -12,25 +12,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
+	"github.com/breeze-mesh/breeze/examples/internal/kvflag"
 	"github.com/breeze-mesh/breeze/examples/thrift/greeter"
 )
-
-// headerFlag collects repeated -H key=value flags.
-type headerFlag map[string]string
-
-func (h headerFlag) String() string { return fmt.Sprint(map[string]string(h)) }
-
-func (h headerFlag) Set(kv string) error {
-	k, v, ok := strings.Cut(kv, "=")
-	if !ok || k == "" {
-		return fmt.Errorf("want key=value, got %q", kv)
-	}
-	h[k] = v
-	return nil
-}
 
 func main() {
 	if err := run(); err != nil {
@@ -47,7 +33,7 @@ func run() error {
 	name := flag.String("name", "alice", "the method's string argument")
 	count := flag.Int("n", 1, "number of calls")
 	timeout := flag.Duration("timeout", greeter.DefaultTimeout, "timeout of connecting and of each call")
-	headers := headerFlag{}
+	headers := kvflag.Map{}
 	flag.Var(headers, "H", "THeader header key=value to send (repeatable; -transport header only)")
 	flag.Parse()
 

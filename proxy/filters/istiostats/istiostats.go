@@ -10,6 +10,7 @@ package istiostats
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -238,20 +239,29 @@ func (f *Filter) istioSeries(cluster string, code, flag int, peer *metadataexcha
 	return v.(*istioSeries)
 }
 
-// flagIndex numbers a result's response flag: 0 for "-", 1 + the error kind otherwise.
+// flagIndex numbers a result's response flag: 0 for "-", 1 + the error kind for a local
+// reply, and past those the flags filters name themselves (filterFlags).
 func flagIndex(r filter.Result) int {
-	switch {
-	case r.LocalError == nil:
+	if r.LocalError == nil {
 		return 0
-	case int(r.LocalError.Kind) < flagCount-1:
+	}
+	if r.Flag != "" {
+		if i := slices.Index(filterFlags[:], r.Flag); i >= 0 {
+			return 1 + kindCount + i
+		}
+	}
+	if int(r.LocalError.Kind) < kindCount {
 		return 1 + int(r.LocalError.Kind)
 	}
 	return 1 + int(protocol.Internal) // a kind newer than this filter
 }
 
 func flagName(i int) string {
-	if i == 0 {
+	switch {
+	case i == 0:
 		return "-"
+	case i > kindCount:
+		return filterFlags[i-1-kindCount]
 	}
 	return filter.ResponseFlagOf(protocol.ErrorKind(i - 1))
 }

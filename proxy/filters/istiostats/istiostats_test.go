@@ -190,10 +190,10 @@ func TestInboundReportsAsDestination(t *testing.T) {
 			Routes:  &config.RouteTable{Routes: []*config.Route{{Name: "all", Cluster: cluster}}},
 		}},
 		Clusters: []*config.Cluster{proxytest.Cluster(cluster, server.Addr())},
-		Dynamic: &config.Dynamic{Node: config.Node{ID: "greeter-1", Metadata: map[string]any{
+		Node: config.Node{ID: "greeter-1", Metadata: map[string]any{
 			"namespace": "shop", "workload": "greeter-v2", "cluster_id": "east",
 			"labels": map[string]any{"app": "greeter", "version": "v2", "service.istio.io/canonical-name": "greeter-svc"},
-		}}},
+		}},
 	})
 	c := proxytest.Dial(t, p.Listener(t, inbound))
 	c.MustCall(t, map[string]string{"interface": iface, "method": "sayHello"})

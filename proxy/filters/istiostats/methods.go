@@ -147,5 +147,8 @@ func (t *methodTable) counter(s *methodSeries, o outcome) prometheus.Counter {
 	return c
 }
 
-// flagCount is the number of flag indexes: "-" and one per local error kind.
-var flagCount = 1 + len(protocol.ErrorKinds())
+// kindCount is the number of local error kinds.
+var kindCount = len(protocol.ErrorKinds())
+
+// filterFlags are the response flags filters set over their error kind's: a rate limit's.
+var filterFlags = [...]string{"RL", "RLSE"}

@@ -105,10 +105,10 @@ func TestPeerMetadataLabelsBothSides(t *testing.T) {
 			Routes: &config.RouteTable{Routes: []*config.Route{{Name: "greeter", Match: proxytest.Exact("interface", iface), Cluster: local}}},
 		}},
 		Clusters: []*config.Cluster{proxytest.Cluster(local, server.ln.Addr().String())},
-		Dynamic: &config.Dynamic{Node: config.Node{ID: "sidecar~10.0.0.7~greeter-v2-1.shop~shop.svc.cluster.local", Metadata: map[string]any{
+		Node: config.Node{ID: "sidecar~10.0.0.7~greeter-v2-1.shop~shop.svc.cluster.local", Metadata: map[string]any{
 			"NAMESPACE": "shop", "WORKLOAD_NAME": "greeter-v2", "CLUSTER_ID": "east",
 			"LABELS": map[string]any{"app": "greeter", "version": "v2"},
-		}}},
+		}},
 	})
 	frontend := proxytest.StartProxy(t, &config.Bootstrap{
 		Listeners: []*config.Listener{{
@@ -116,9 +116,9 @@ func TestPeerMetadataLabelsBothSides(t *testing.T) {
 			Routes: &config.RouteTable{Routes: []*config.Route{{Name: "all", Cluster: outbound}}},
 		}},
 		Clusters: []*config.Cluster{proxytest.Cluster(outbound, greeter.Listener(t, inbound))},
-		Dynamic: &config.Dynamic{Node: config.Node{ID: "frontend-1", Metadata: map[string]any{
+		Node: config.Node{ID: "frontend-1", Metadata: map[string]any{
 			"namespace": "web", "workload": "frontend", "labels": map[string]any{"app": "frontend", "version": "v1"},
-		}}},
+		}},
 	})
 	c := proxytest.Dial(t, frontend.Listener(t, outbound))
 	for range 2 {

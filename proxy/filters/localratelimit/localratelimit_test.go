@@ -5,10 +5,12 @@ import (
 	"testing"
 	"time"
 
+	istiostatsv1 "github.com/breeze-mesh/breeze/api/filters/istiostats/v1alpha1"
 	lrlv1 "github.com/breeze-mesh/breeze/api/filters/localratelimit/v1alpha1"
 	mpv1 "github.com/breeze-mesh/breeze/api/metaprotocol/v1alpha1"
 	"github.com/breeze-mesh/breeze/proxy/config"
 	"github.com/breeze-mesh/breeze/proxy/filter"
+	"github.com/breeze-mesh/breeze/proxy/filters/istiostats"
 	"github.com/breeze-mesh/breeze/proxy/filters/localratelimit"
 	"github.com/breeze-mesh/breeze/proxy/internal/proxytest"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -146,5 +148,34 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestRefusalsAreFlaggedRL: istio_stats in front of the limit counts each refused request
+// with Envoy's rate-limit flag RL, not UO (which the same over_limit reply means when a
+// circuit breaker sends it).
+func TestRefusalsAreFlaggedRL(t *testing.T) {
+	server := proxytest.StartServer(t, "greeter")
+	p := proxytest.StartProxy(t, &config.Bootstrap{
+		Listeners: []*config.Listener{{
+			Name: listener, Address: "127.0.0.1:0", Codec: proxytest.Codec,
+			Filters: []config.Filter{
+				{Name: istiostats.Name, Config: &istiostatsv1.IstioStats{}},
+				{Name: localratelimit.Name, Config: &lrlv1.LocalRateLimit{TokenBucket: bucket(2)}},
+			},
+			Routes: &config.RouteTable{Routes: []*config.Route{{Name: "all", Cluster: "greeter"}}},
+		}},
+		Clusters: []*config.Cluster{proxytest.Cluster("greeter", server.Addr())},
+	})
+	c := proxytest.Dial(t, p.Listener(t, listener))
+	if ok, limited := burst(t, c, "sayHello", 5); ok != 2 || limited != 3 {
+		t.Fatalf("%d passed and %d were limited, want 2 and 3", ok, limited)
+	}
+	m := p.Scrape(t)
+	if got := m.Counter("istio_requests_total", map[string]string{"response_flags": "RL"}); got != 3 {
+		t.Errorf("istio_requests_total{response_flags=RL} = %v, want 3", got)
+	}
+	if got := m.Counter("istio_requests_total", map[string]string{"response_flags": "UO"}); got != 0 {
+		t.Errorf("istio_requests_total{response_flags=UO} = %v, want 0", got)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/breeze-mesh/breeze/internal/proctest"
 	"github.com/breeze-mesh/breeze/protocol"
 	"github.com/breeze-mesh/breeze/proxy"
 	"github.com/breeze-mesh/breeze/proxy/admin"
@@ -290,30 +291,14 @@ func Cluster(name, addr string) *config.Cluster {
 // ClosedPort returns a loopback address nothing listens on (connections are refused).
 func ClosedPort(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return proctest.FreeAddr(t)
 }
 
 // WaitFor polls cond every 10 ms until it returns nil, failing the test with its last error
 // after 20 s.
 func WaitFor(t testing.TB, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still not true after 20s: %v", what, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	proctest.Poll(t, what, 20*time.Second, 10*time.Millisecond, cond)
 }
 
 // Families are scraped metric families by name.

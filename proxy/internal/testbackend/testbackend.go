@@ -14,6 +14,7 @@
 package testbackend
 
 import (
+	"errors"
 	"net"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/breeze-mesh/breeze/internal/proctest"
 	"github.com/breeze-mesh/breeze/protocol"
 	"github.com/breeze-mesh/breeze/proxy/internal/connio"
 	"github.com/breeze-mesh/breeze/proxy/internal/testcodec"
@@ -305,23 +307,19 @@ func newCodec(side protocol.Side) protocol.Codec {
 // does not within a generous bound.
 func Poll(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true after %v", what, patience)
+	proctest.Poll(t, what, patience, 5*time.Millisecond, func() error {
+		if !cond() {
+			return errNotYet
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
+
+// errNotYet is what Poll reports of a condition that never held.
+var errNotYet = errors.New("condition false")
 
 // ClosedAddr returns a loopback address nothing listens on, for connect failures.
 func ClosedAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return proctest.FreeAddr(t)
 }
