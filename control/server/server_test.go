@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -21,31 +20,14 @@ import (
 	"github.com/breeze-mesh/breeze/control/server"
 	"github.com/breeze-mesh/breeze/control/source/file"
 	"github.com/breeze-mesh/breeze/control/translate"
+	"github.com/breeze-mesh/breeze/internal/proctest"
 )
-
-// syncBuffer is a log destination tests can read while the server writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 type testServer struct {
 	*server.Server
 	addr string
 	dir  string
-	logs *syncBuffer
+	logs *proctest.SyncBuffer
 }
 
 // startServer writes files into a fresh directory and serves it on a loopback port until
@@ -56,7 +38,7 @@ func startServer(t *testing.T, files map[string]string) *testServer {
 	for name, content := range files {
 		writeFile(t, dir, name, content)
 	}
-	logs := &syncBuffer{}
+	logs := &proctest.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s := server.New(server.Options{Source: file.New(dir), Log: log, Codecs: []string{"dubbo"}})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

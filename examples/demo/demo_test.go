@@ -12,12 +12,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	dubbogreeter "github.com/breeze-mesh/breeze/examples/dubbo/greeter"
 	"github.com/breeze-mesh/breeze/examples/mesh"
+	"github.com/breeze-mesh/breeze/internal/proctest"
 	"github.com/breeze-mesh/breeze/proxy/bootstrap"
 	"sigs.k8s.io/yaml"
 )
@@ -328,7 +328,7 @@ func TestRunChild(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithCancel(context.Background())
-			out := &syncBuffer{}
+			out := &proctest.SyncBuffer{}
 			done := make(chan error, 1)
 			go func() { done <- RunChild(ctx, Child{Protocol: protocol, Name: "child", Port: port}, out) }()
 			stopped := false
@@ -375,24 +375,6 @@ func TestRunChild(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer is a bytes.Buffer that a child writes while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestStartProcessFailures: a child that exits before it is ready, or never gets ready, is
