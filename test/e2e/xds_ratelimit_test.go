@@ -153,10 +153,14 @@ func TestXDSRateLimitLocal(t *testing.T) {
 	}
 	// istio_stats runs before the limit on the inbound listener, so the refusals show in the
 	// provider's Istio metrics, flagged RL (a rate limit), not UO (a circuit breaker).
+	// Polled: a client may read a reply before the proxy has counted it.
 	refused := map[string]string{"reporter": "destination", "response_code": "1", "response_flags": "RL"}
-	if got := s.sidecar.counter(t, "istio_requests_total", refused); got != 7 {
-		t.Errorf("sidecar istio_requests_total%v = %v, want 7", refused, got)
-	}
+	waitFor(t, "the sidecar's istio_stats to count 7 refusals flagged RL", func() error {
+		if got, _ := s.sidecar.metric(t, "istio_requests_total", refused); got != 7 {
+			return fmt.Errorf("istio_requests_total%v = %v", refused, got)
+		}
+		return nil
+	})
 	if v, ok := s.client.metric(t, "breeze_local_rate_limit_requests_total", map[string]string{"decision": "ok"}); ok {
 		t.Errorf("the client proxy runs a local rate limit (%v requests): limits belong on the inbound side", v)
 	}

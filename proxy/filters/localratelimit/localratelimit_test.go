@@ -1,6 +1,7 @@
 package localratelimit_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -171,7 +172,15 @@ func TestRefusalsAreFlaggedRL(t *testing.T) {
 	if ok, limited := burst(t, c, "sayHello", 5); ok != 2 || limited != 3 {
 		t.Fatalf("%d passed and %d were limited, want 2 and 3", ok, limited)
 	}
-	m := p.Scrape(t)
+	// The client may read a reply before the proxy has counted it: poll.
+	var m proxytest.Families
+	proxytest.WaitFor(t, "the refusals counted", func() error {
+		m = p.Scrape(t)
+		if got := m.Counter("istio_requests_total", map[string]string{"response_code": "1"}); got != 3 {
+			return fmt.Errorf("%v refusals counted, want 3", got)
+		}
+		return nil
+	})
 	if got := m.Counter("istio_requests_total", map[string]string{"response_flags": "RL"}); got != 3 {
 		t.Errorf("istio_requests_total{response_flags=RL} = %v, want 3", got)
 	}
