@@ -3,6 +3,7 @@ package protocol_test
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/breeze-mesh/breeze/protocol"
@@ -62,8 +63,14 @@ func (nopCodec) Encode(m *protocol.Message, _ protocol.Mutation) ([]byte, error)
 }
 func (nopCodec) ErrorReply(*protocol.Message, *protocol.LocalError) ([]byte, error) { return nil, nil }
 
-func TestRegistryAcceptsAerakiNames(t *testing.T) {
+// registerTestCodec registers "registry-test" once per test binary, so that the test also
+// passes with -count above 1 (the registry is process-wide and refuses a second Register).
+var registerTestCodec = sync.OnceFunc(func() {
 	protocol.Register(protocol.Registration{Name: "registry-test", New: func(protocol.Options) protocol.Codec { return nopCodec{} }})
+})
+
+func TestRegistryAcceptsAerakiNames(t *testing.T) {
+	registerTestCodec()
 	for _, name := range []string{"registry-test", "aeraki.meta_protocol.codec.registry-test", "Registry-Test"} {
 		if r, err := protocol.Lookup(name); err != nil || r.Name != "registry-test" {
 			t.Fatalf("Lookup(%q) = %v, %v", name, r.Name, err)
