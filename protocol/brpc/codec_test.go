@@ -46,6 +46,8 @@ func suite(t testing.TB) codectest.Suite {
 	return codectest.Suite{
 		Codec:       Name,
 		StatusCodes: true, // error replies carry the protocol's status (Message.Code)
+		// The proxy's refusals that ran nowhere (retriable.go says why).
+		RetriableKinds: []protocol.ErrorKind{protocol.OverLimit, protocol.RouteNotFound, protocol.ClusterNotFound},
 		Requests: []codectest.Sample{
 			{Name: "pbrpc_echo", Frame: echo.frame(t), Type: protocol.Request, RequestID: 7, Metadata: echoMD},
 			{Name: "pbrpc_log_id_attachment", Frame: withLog.frame(t), Type: protocol.Request, RequestID: 1 << 40,

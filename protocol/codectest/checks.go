@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 
@@ -424,7 +425,8 @@ func (s *Suite) testMutation(t *testing.T) {
 // testErrorReply builds an error reply of every kind for every request and decodes it on the
 // response side. The replies' Codes must be consistent: one kind always decodes to the same
 // Code, and either every reply has a Code (the protocol's status of the failure, which
-// metrics show) or none has (a protocol without status codes).
+// metrics show) or none has (a protocol without status codes). A codec that advises on
+// retries must call exactly the RetriableKinds' replies retriable.
 func (s *Suite) testErrorReply(t *testing.T) {
 	codes := map[protocol.ErrorKind]int32{}
 	zero, nonZero := 0, 0
@@ -456,10 +458,16 @@ func (s *Suite) testErrorReply(t *testing.T) {
 						t.Errorf("ErrorReply(%v): %v", kind, err)
 						continue
 					}
-					checkReply(t, s.newCodec(protocol.ResponseSide), reply, sm.RequestID, fmt.Sprintf("error reply (%v)", kind),
+					rc := s.newCodec(protocol.ResponseSide)
+					checkReply(t, rc, reply, sm.RequestID, fmt.Sprintf("error reply (%v)", kind),
 						func(m *protocol.Message) error {
 							if !m.Type.IsResponse() || m.Status != protocol.StatusError {
 								return fmt.Errorf("decodes as %v with status %v, want a response or error with StatusError", m.Type, m.Status)
+							}
+							if advisor, ok := rc.(protocol.RetryAdvisor); ok {
+								if got, want := advisor.Retriable(m), slices.Contains(s.RetriableKinds, kind); got != want {
+									return fmt.Errorf("(Code %d) is retriable: %v, want %v (Suite.RetriableKinds: %v)", m.Code, got, want, s.RetriableKinds)
+								}
 							}
 							if m.Code == 0 {
 								zero++

@@ -49,6 +49,12 @@ type Suite struct {
 	// must then decode with a non-zero Code, so metrics and retry policies can tell the
 	// failures apart. Without it, every reply must decode with Code 0 or none may.
 	StatusCodes bool
+
+	// RetriableKinds are the error kinds whose replies the codec's [protocol.RetryAdvisor]
+	// must call retriable once decoded (the proxy refused before the request ran anywhere,
+	// so a retry policy may send it elsewhere); every other kind's reply must not be. It is
+	// checked when the codec implements RetryAdvisor, and must be empty when it does not.
+	RetriableKinds []protocol.ErrorKind
 }
 
 // Sample is one real frame and what decoding it must produce.
@@ -104,6 +110,9 @@ func (s *Suite) validate() error {
 	}
 	if s.OversizedHeader == nil {
 		return errors.New("OversizedHeader is required: every codec must refuse a huge length field")
+	}
+	if _, advises := s.newCodec(protocol.ResponseSide).(protocol.RetryAdvisor); !advises && len(s.RetriableKinds) > 0 {
+		return errors.New("RetriableKinds is set but the codec does not implement protocol.RetryAdvisor")
 	}
 	hasRequest := false
 	for _, sm := range s.samples() {

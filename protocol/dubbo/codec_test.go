@@ -17,8 +17,10 @@ import (
 // suite is the conformance suite, on frames written by dubbo-go-hessian2.
 func suite(t testing.TB) codectest.Suite {
 	s := codectest.Suite{
-		Codec:           Name,
-		StatusCodes:     true, // error replies carry the protocol's status (Message.Code)
+		Codec:       Name,
+		StatusCodes: true, // error replies carry the protocol's status (Message.Code)
+		// The proxy's refusals that ran nowhere (retriable.go says why).
+		RetriableKinds:  []protocol.ErrorKind{protocol.OverLimit, protocol.RouteNotFound, protocol.ClusterNotFound},
 		OversizedHeader: oversizedHeader,
 		Mutation:        protocol.Mutation{{Key: "x-breeze-route", Value: "canary"}, {Key: "timeout", Value: "500"}},
 	}

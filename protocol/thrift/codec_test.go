@@ -120,8 +120,11 @@ func peerResponseCases(t testing.TB) []peerCase {
 // suite is the conformance suite, on frames written by the real libraries.
 func suite(t testing.TB) codectest.Suite {
 	s := codectest.Suite{
-		Codec:           Name,
-		StatusCodes:     true, // error replies carry the protocol's status (Message.Code)
+		Codec:       Name,
+		StatusCodes: true, // error replies carry the protocol's status (Message.Code)
+		// Only no-route: the proxy answers over-limit with INTERNAL_ERROR, which a failed
+		// handler sends too (retriable.go).
+		RetriableKinds:  []protocol.ErrorKind{protocol.RouteNotFound},
 		OversizedHeader: oversizedHeader,
 		Mutation:        protocol.Mutation{{Key: "x-route", Value: "canary"}, {Key: "x-user", Value: "bob"}, {Key: "to_cluster", Value: "blue"}},
 		CheckMutated:    checkMutated,

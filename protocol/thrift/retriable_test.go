@@ -6,27 +6,6 @@ import (
 	"github.com/breeze-mesh/breeze/protocol"
 )
 
-// TestRetriableErrorReplies: the proxy's own refusals, as this codec writes them and
-// decodes them again on the response side, are retriable exactly when they mean the
-// request ran nowhere.
-func TestRetriableErrorReplies(t *testing.T) {
-	for kind, want := range map[protocol.ErrorKind]bool{protocol.OverLimit: false, protocol.RouteNotFound: true, protocol.ClusterNotFound: false, protocol.NoHealthyUpstream: false, protocol.Timeout: false, protocol.UpstreamReset: false, protocol.BadRequest: false, protocol.BadResponse: false, protocol.Internal: false} {
-		req := New(protocol.Options{Side: protocol.RequestSide, MaxFrameSize: 1 << 20})
-		reply, err := req.ErrorReply(&protocol.Message{Type: protocol.Request, RequestID: 7}, protocol.NewLocalError(kind, "refused"))
-		if err != nil {
-			t.Fatalf("%v: ErrorReply: %v", kind, err)
-		}
-		resp := New(protocol.Options{Side: protocol.ResponseSide, MaxFrameSize: 1 << 20})
-		var msg protocol.Message
-		if _, err := resp.Decode(reply, &msg); err != nil {
-			t.Fatalf("%v: decode the reply: %v", kind, err)
-		}
-		if got := resp.Retriable(&msg); got != want {
-			t.Errorf("%v (code %d): Retriable = %v, want %v", kind, msg.Code, got, want)
-		}
-	}
-}
-
 // TestRetriableCodes: the protocol's codes, as a server sends them; only an error response
 // is ever retriable.
 func TestRetriableCodes(t *testing.T) {

@@ -38,6 +38,8 @@ func suite(t testing.TB) codectest.Suite {
 	return codectest.Suite{
 		Codec:       Name,
 		StatusCodes: true, // error replies carry the protocol's status (Message.Code)
+		// The proxy's refusals that ran nowhere (retriable.go says why).
+		RetriableKinds: []protocol.ErrorKind{protocol.OverLimit, protocol.RouteNotFound, protocol.ClusterNotFound},
 		Requests: []codectest.Sample{
 			{Name: "trpcgo_hello", Frame: hello, Type: protocol.Request, RequestID: 300, Metadata: map[string]string{
 				KeyCaller: helloCall.caller, KeyCallee: greeterService, KeyFunc: sayHello, "x-user": "ann", "trpc-dyeing-key": "d-1"}},
