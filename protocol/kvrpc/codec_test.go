@@ -49,8 +49,6 @@ func read(t testing.TB, frame []byte) *kvwire.Frame {
 func suite(t testing.TB) codectest.Suite {
 	return codectest.Suite{
 		Codec: Name,
-		// The proxy's refusals that ran nowhere (retriable.go).
-		RetriableKinds: []protocol.ErrorKind{protocol.OverLimit, protocol.RouteNotFound, protocol.ClusterNotFound, protocol.NoHealthyUpstream},
 		Requests: []codectest.Sample{
 			{Name: "user_get", Frame: wire(t, kvwire.Request, 7, "alice", "cmd", "user.get", "x-user", "ann"),
 				Type: protocol.Request, RequestID: 7, Metadata: map[string]string{"cmd": "user.get", "x-user": "ann"}},
@@ -71,6 +69,8 @@ func suite(t testing.TB) codectest.Suite {
 			return h
 		},
 		Mutation: protocol.Mutation{{Key: "x-routed-by", Value: "breeze"}, {Key: "x-user", Value: "bob"}},
+		// The proxy's refusals that ran nowhere (retriable.go).
+		RetriableKinds: []protocol.ErrorKind{protocol.OverLimit, protocol.RouteNotFound, protocol.ClusterNotFound, protocol.NoHealthyUpstream},
 	}
 }
 

@@ -265,6 +265,32 @@ func startProxyConfig(t *testing.T, config []byte, addr, admin string) *proxyPro
 	return startNamedProxy(t, "breeze proxy", config, addr, admin)
 }
 
+// staticBootstrap is a static bootstrap config for startProxyConfig: the admin server on
+// port admin and one meta_protocol_proxy listener on port listen, named after codec, which
+// is also its stat_prefix. routes is the listener's route list, YAML at its indentation (12
+// spaces), optionally followed by more MetaProtocolProxy fields at theirs (10 spaces, e.g.
+// meta_protocol_filters); clusters is the cluster list, YAML at its indentation (2 spaces).
+// Both end in a newline.
+func staticBootstrap(admin, listen int, codec, routes, clusters string) string {
+	return fmt.Sprintf(`admin:
+  address: {socket_address: {address: 127.0.0.1, port_value: %[1]d}}
+static_resources:
+  listeners:
+  - name: %[3]s
+    address: {socket_address: {address: 127.0.0.1, port_value: %[2]d}}
+    filter_chains:
+    - filters:
+      - name: breeze.meta_protocol_proxy
+        typed_config:
+          "@type": type.googleapis.com/breeze.metaprotocol.v1alpha1.MetaProtocolProxy
+          stat_prefix: %[3]s
+          codec: {name: %[3]s}
+          route_config:
+            routes:
+%[4]s  clusters:
+%[5]s`, admin, listen, codec, routes, clusters)
+}
+
 // startNamedProxy is startProxyConfig for a proxy that the test's failures and logs call
 // name. Every proxy process of the harness starts here.
 func startNamedProxy(t *testing.T, name string, config []byte, addr, admin string) *proxyProcess {

@@ -18,29 +18,13 @@ func TestPolicyMirror(t *testing.T) {
 	v1 := startGreeter(t, "v1", freePort(t))
 	v2 := startGreeter(t, "v2", freePort(t))
 	admin, listen := freePort(t), freePort(t)
-	config := fmt.Sprintf(`admin:
-  address: {socket_address: {address: 127.0.0.1, port_value: %d}}
-static_resources:
-  listeners:
-  - name: dubbo
-    address: {socket_address: {address: 127.0.0.1, port_value: %d}}
-    filter_chains:
-    - filters:
-      - name: breeze.meta_protocol_proxy
-        typed_config:
-          "@type": type.googleapis.com/breeze.metaprotocol.v1alpha1.MetaProtocolProxy
-          stat_prefix: dubbo
-          codec: {name: dubbo}
-          route_config:
-            routes:
-            - name: greeter
+	config := staticBootstrap(admin, listen, "dubbo", fmt.Sprintf(`            - name: greeter
               match: {metadata: [{name: interface, exact: %q}]}
               route:
                 cluster: greeter-v1
                 timeout: 5s
                 request_mirror_policies: [{cluster: greeter-v2, percent: 100}]
-  clusters:
-  - name: greeter-v1
+`, greeter.Interface), fmt.Sprintf(`  - name: greeter-v1
     connect_timeout: 1s
     load_assignment:
       endpoints:
@@ -52,7 +36,7 @@ static_resources:
       endpoints:
       - lb_endpoints:
         - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}
-`, admin, listen, greeter.Interface, v1.port, v2.port)
+`, v1.port, v2.port))
 	proxy := startProxyConfig(t, []byte(config), loopback(listen), loopback(admin))
 
 	conn := dialRaw(t, proxy.addr)

@@ -24,36 +24,20 @@ func TestPolicyMutationDubboResponse(t *testing.T) {
 	requireE2E(t)
 	v1 := startGreeter(t, "v1", freePort(t))
 	admin, listen := freePort(t), freePort(t)
-	config := fmt.Sprintf(`admin:
-  address: {socket_address: {address: 127.0.0.1, port_value: %d}}
-static_resources:
-  listeners:
-  - name: dubbo
-    address: {socket_address: {address: 127.0.0.1, port_value: %d}}
-    filter_chains:
-    - filters:
-      - name: breeze.meta_protocol_proxy
-        typed_config:
-          "@type": type.googleapis.com/breeze.metaprotocol.v1alpha1.MetaProtocolProxy
-          stat_prefix: dubbo
-          codec: {name: dubbo}
-          route_config:
-            routes:
-            - name: mutated
+	config := staticBootstrap(admin, listen, "dubbo", `            - name: mutated
               match: {metadata: [{name: method, exact: sayHello}]}
               route: {cluster: greeter, timeout: 10s}
               request_mutation: [{key: x-routed-by, value: breeze}]
               response_mutation: [{key: x-served-via, value: breeze}, {key: x-route, value: mutated}]
             - name: plain
               route: {cluster: greeter, timeout: 10s}
-  clusters:
-  - name: greeter
+`, fmt.Sprintf(`  - name: greeter
     connect_timeout: 1s
     load_assignment:
       endpoints:
       - lb_endpoints:
         - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}
-`, admin, listen, v1.port)
+`, v1.port))
 	proxy := startProxyConfig(t, []byte(config), loopback(listen), loopback(admin))
 	conn := dialRaw(t, proxy.addr)
 
@@ -104,36 +88,20 @@ func TestPolicyMutationThriftHeader(t *testing.T) {
 		t.Run(protocol, func(t *testing.T) {
 			srv := startThriftServer(t, "v1", thriftWire{thriftgreeter.THeader, protocol})
 			admin, listen := freePort(t), freePort(t)
-			config := fmt.Sprintf(`admin:
-  address: {socket_address: {address: 127.0.0.1, port_value: %d}}
-static_resources:
-  listeners:
-  - name: thrift
-    address: {socket_address: {address: 127.0.0.1, port_value: %d}}
-    filter_chains:
-    - filters:
-      - name: breeze.meta_protocol_proxy
-        typed_config:
-          "@type": type.googleapis.com/breeze.metaprotocol.v1alpha1.MetaProtocolProxy
-          stat_prefix: thrift
-          codec: {name: thrift}
-          route_config:
-            routes:
-            - name: mutated
+			config := staticBootstrap(admin, listen, "thrift", `            - name: mutated
               match: {metadata: [{name: method, exact: header}]}
               route: {cluster: greeter, timeout: 10s}
               request_mutation: [{key: x-routed-by, value: breeze}]
               response_mutation: [{key: x-served-via, value: breeze}]
             - name: plain
               route: {cluster: greeter, timeout: 10s}
-  clusters:
-  - name: greeter
+`, fmt.Sprintf(`  - name: greeter
     connect_timeout: 1s
     load_assignment:
       endpoints:
       - lb_endpoints:
         - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}
-`, admin, listen, srv.Port())
+`, srv.Port()))
 			proxy := startProxyConfig(t, []byte(config), loopback(listen), loopback(admin))
 			c := dialTHeader(t, proxy.addr, protocol)
 

@@ -25,29 +25,13 @@ func TestPolicySplit(t *testing.T) {
 	v1 := startGreeter(t, "v1", freePort(t))
 	v2 := startGreeter(t, "v2", freePort(t))
 	admin, listen := freePort(t), freePort(t)
-	config := fmt.Sprintf(`admin:
-  address: {socket_address: {address: 127.0.0.1, port_value: %d}}
-static_resources:
-  listeners:
-  - name: dubbo
-    address: {socket_address: {address: 127.0.0.1, port_value: %d}}
-    filter_chains:
-    - filters:
-      - name: breeze.meta_protocol_proxy
-        typed_config:
-          "@type": type.googleapis.com/breeze.metaprotocol.v1alpha1.MetaProtocolProxy
-          stat_prefix: dubbo
-          codec: {name: dubbo}
-          route_config:
-            routes:
-            - name: split
+	config := staticBootstrap(admin, listen, "dubbo", fmt.Sprintf(`            - name: split
               match: {metadata: [{name: interface, exact: %q}]}
               route:
                 timeout: 10s
                 weighted_clusters:
                   clusters: [{name: greeter-v1, weight: 20}, {name: greeter-v2, weight: 80}]
-  clusters:
-  - name: greeter-v1
+`, greeter.Interface), fmt.Sprintf(`  - name: greeter-v1
     connect_timeout: 1s
     load_assignment:
       endpoints:
@@ -59,7 +43,7 @@ static_resources:
       endpoints:
       - lb_endpoints:
         - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}
-`, admin, listen, greeter.Interface, v1.port, v2.port)
+`, v1.port, v2.port))
 	proxy := startProxyConfig(t, []byte(config), loopback(listen), loopback(admin))
 	client := dialGreeter(t, proxy.addr, greeter.Interface, "1.0.0", 10*time.Second)
 

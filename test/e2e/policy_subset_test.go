@@ -20,22 +20,7 @@ func TestPolicySubset(t *testing.T) {
 	v1 := startGreeter(t, "v1", freePort(t))
 	v2 := startGreeter(t, "v2", freePort(t))
 	admin, listen := freePort(t), freePort(t)
-	config := fmt.Sprintf(`admin:
-  address: {socket_address: {address: 127.0.0.1, port_value: %d}}
-static_resources:
-  listeners:
-  - name: dubbo
-    address: {socket_address: {address: 127.0.0.1, port_value: %d}}
-    filter_chains:
-    - filters:
-      - name: breeze.meta_protocol_proxy
-        typed_config:
-          "@type": type.googleapis.com/breeze.metaprotocol.v1alpha1.MetaProtocolProxy
-          stat_prefix: dubbo
-          codec: {name: dubbo}
-          route_config:
-            routes:
-            - name: hello-v1
+	config := staticBootstrap(admin, listen, "dubbo", `            - name: hello-v1
               match: {metadata: [{name: method, exact: sayHello}, {name: x-split, present: false}]}
               route:
                 cluster: greeter
@@ -56,8 +41,7 @@ static_resources:
               route:
                 cluster: greeter
                 metadata_match: {filter_metadata: {envoy.lb: {version: v3}}}
-  clusters:
-  - name: greeter
+`, fmt.Sprintf(`  - name: greeter
     connect_timeout: 1s
     lb_subset_config:
       fallback_policy: NO_FALLBACK
@@ -69,7 +53,7 @@ static_resources:
           metadata: {filter_metadata: {envoy.lb: {version: v1}}}
         - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}
           metadata: {filter_metadata: {envoy.lb: {version: v2}}}
-`, admin, listen, v1.port, v2.port)
+`, v1.port, v2.port))
 	proxy := startProxyConfig(t, []byte(config), loopback(listen), loopback(admin))
 	client := dialGreeter(t, proxy.addr, greeter.Interface, "1.0.0", 30*time.Second)
 	ctx := context.Background()

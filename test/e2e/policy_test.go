@@ -22,33 +22,17 @@ func startPolicyProxy(t *testing.T, filters string) *proxyProcess {
 	t.Helper()
 	server := startGreeter(t, "v1", freePort(t))
 	admin, listen := freePort(t), freePort(t)
-	config := fmt.Sprintf(`admin:
-  address: {socket_address: {address: 127.0.0.1, port_value: %d}}
-static_resources:
-  listeners:
-  - name: dubbo
-    address: {socket_address: {address: 127.0.0.1, port_value: %d}}
-    filter_chains:
-    - filters:
-      - name: breeze.meta_protocol_proxy
-        typed_config:
-          "@type": type.googleapis.com/breeze.metaprotocol.v1alpha1.MetaProtocolProxy
-          stat_prefix: dubbo
-          codec: {name: dubbo}
-          route_config:
-            routes:
-            - name: greeter
+	config := staticBootstrap(admin, listen, "dubbo", fmt.Sprintf(`            - name: greeter
               match: {metadata: [{name: interface, exact: %q}]}
               route: {cluster: greeter, timeout: 30s}
           meta_protocol_filters:
 %s
-  clusters:
-  - name: greeter
+`, greeter.Interface, indent(filters, "          ")), fmt.Sprintf(`  - name: greeter
     load_assignment:
       endpoints:
       - lb_endpoints:
         - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}
-`, admin, listen, greeter.Interface, indent(filters, "          "), server.port)
+`, server.port))
 	return startProxyConfig(t, []byte(config), loopback(listen), loopback(admin))
 }
 

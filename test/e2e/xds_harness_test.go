@@ -58,31 +58,7 @@ func (m *meshDir) write(name, content string) {
 // instances (WorkloadEntries v1 and v2 at the given server ports) and a DestinationRule
 // with subsets v1 and v2.
 func (m *meshDir) greeterService(port, v1, v2 int) {
-	m.write("greeter.yaml", fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: greeter, namespace: %[1]s}
-spec:
-  hosts: [%[2]s]
-  ports: [{number: %[3]d, name: tcp-metaprotocol-dubbo, protocol: TCP}]
-  resolution: STATIC
-  workloadSelector: {labels: {app: greeter}}
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: greeter-v1, namespace: %[1]s}
-spec:
-  address: 127.0.0.1
-  ports: {tcp-metaprotocol-dubbo: %[4]d}
-  labels: {app: greeter, version: v1}
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: greeter-v2, namespace: %[1]s}
-spec:
-  address: 127.0.0.1
-  ports: {tcp-metaprotocol-dubbo: %[5]d}
-  labels: {app: greeter, version: v2}
----
+	m.write("greeter.yaml", greeterEntries(port, v1, v2)+fmt.Sprintf(`---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: greeter, namespace: %[1]s}
@@ -91,7 +67,40 @@ spec:
   subsets:
   - {name: v1, labels: {version: v1}}
   - {name: v2, labels: {version: v2}}
-`, meshNamespace, greeterHost, port, v1, v2))
+`, meshNamespace, greeterHost))
+}
+
+// sidecarGreeterService writes the Greeter's ServiceEntry on port and its one instance, v1,
+// whose port is inbound: its sidecar's inbound listener, which passes calls on to the
+// server's own port (the sidecar's inbound_app_ports).
+func (m *meshDir) sidecarGreeterService(port, inbound int) {
+	m.write("greeter.yaml", greeterEntries(port, inbound))
+}
+
+// greeterEntries is the Greeter's ServiceEntry on port and a WorkloadEntry for each of
+// instances, the ports of versions v1, v2, ... in turn.
+func greeterEntries(port int, instances ...int) string {
+	entries := fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: greeter, namespace: %[1]s}
+spec:
+  hosts: [%[2]s]
+  ports: [{number: %[3]d, name: tcp-metaprotocol-dubbo, protocol: TCP}]
+  resolution: STATIC
+  workloadSelector: {labels: {app: greeter}}
+`, meshNamespace, greeterHost, port)
+	for i, instance := range instances {
+		entries += fmt.Sprintf(`---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: greeter-v%[2]d, namespace: %[1]s}
+spec:
+  address: 127.0.0.1
+  ports: {tcp-metaprotocol-dubbo: %[3]d}
+  labels: {app: greeter, version: v%[2]d}
+`, meshNamespace, i+1, instance)
+	}
+	return entries
 }
 
 // greeterRoutes writes the Greeter's MetaRouter: every call goes to subset, tagged with

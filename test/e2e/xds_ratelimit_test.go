@@ -32,25 +32,7 @@ func startRateLimitMesh(t *testing.T, rateLimits string, extra map[string]string
 	t.Helper()
 	s := &rateLimitMesh{mesh: newMeshDir(t), port: freePort(t), inbound: freePort(t)}
 	server := startGreeter(t, "v1", freePort(t))
-	s.mesh.write("greeter.yaml", fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: greeter, namespace: %[1]s}
-spec:
-  hosts: [%[2]s]
-  ports: [{number: %[3]d, name: tcp-metaprotocol-dubbo, protocol: TCP}]
-  resolution: STATIC
-  workloadSelector: {labels: {app: greeter}}
----
-# The instance's port is its sidecar's inbound listener, which passes calls on to the
-# server's own port (the sidecar's inbound_app_ports).
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: greeter-v1, namespace: %[1]s}
-spec:
-  address: 127.0.0.1
-  ports: {tcp-metaprotocol-dubbo: %[4]d}
-  labels: {app: greeter, version: v1}
-`, meshNamespace, greeterHost, s.port, s.inbound))
+	s.mesh.sidecarGreeterService(s.port, s.inbound)
 	s.writeRouter(rateLimits)
 	for name, content := range extra {
 		s.mesh.write(name, content)

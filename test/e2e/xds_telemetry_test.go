@@ -34,25 +34,7 @@ func TestXDSTelemetry(t *testing.T) {
 	mesh := newMeshDir(t)
 	port, inboundPort := freePort(t), freePort(t)
 	server := startGreeter(t, "v1", freePort(t))
-	mesh.write("greeter.yaml", fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: greeter, namespace: %[1]s}
-spec:
-  hosts: [%[2]s]
-  ports: [{number: %[3]d, name: tcp-metaprotocol-dubbo, protocol: TCP}]
-  resolution: STATIC
-  workloadSelector: {labels: {app: greeter}}
----
-# The instance's port is its sidecar's inbound listener, which passes calls on to the
-# server's own port (the sidecar's inbound_app_ports).
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: greeter-v1, namespace: %[1]s}
-spec:
-  address: 127.0.0.1
-  ports: {tcp-metaprotocol-dubbo: %[4]d}
-  labels: {app: greeter, version: v1}
-`, meshNamespace, greeterHost, port, inboundPort))
+	mesh.sidecarGreeterService(port, inboundPort)
 	control := startControl(t, mesh.dir, loopback(freePort(t)))
 
 	inbound := "inbound|" + strconv.Itoa(inboundPort) + "||"
