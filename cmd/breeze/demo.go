@@ -34,7 +34,7 @@ started is stopped on exit. No Kubernetes.`,
 }
 
 // newDemoChildCommand is the hidden command that `breeze demo` runs each of its sample
-// servers with, as a child process (dubbo-go allows one server per process).
+// servers with, as a child process, one server each.
 func newDemoChildCommand() *cobra.Command {
 	var child demo.Child
 	cmd := &cobra.Command{

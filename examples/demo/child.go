@@ -6,20 +6,20 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
-	"time"
 
-	dubbogreeter "github.com/breeze-mesh/breeze/examples/dubbo/greeter"
+	"github.com/breeze-mesh/breeze/examples/dubbo/hessiangreeter"
 	thriftgreeter "github.com/breeze-mesh/breeze/examples/thrift/greeter"
 )
 
 // The demo's sample servers run as child processes of the breeze binary, one server each:
 // `breeze demo-child --protocol dubbo --name v1 --port 20881`, a hidden subcommand that
-// calls RunChild. dubbo-go allows one server per process (see package
-// examples/dubbo/greeter), and the demo has no separate server binary to start; the Thrift
-// servers run the same way, so that every server is a process the demo starts, reports and
-// stops alike.
+// calls RunChild. The demo has no separate server binary to start, and every server being
+// a process the demo starts, reports and stops alike shows what a mesh does with real,
+// separate servers. The Dubbo servers are examples/dubbo/hessiangreeter (Dubbo protocol,
+// hessian2, wire-compatible with dubbo-go) rather than dubbo-go itself: dubbo-go's network
+// layer would be linked into every breeze binary and its process-wide timer wheel would
+// keep every idle proxy busy.
 
 // ChildCommand is the name of the hidden breeze subcommand that runs one sample server.
 const ChildCommand = "demo-child"
@@ -32,9 +32,6 @@ const (
 
 // childReadyLine is in the stdout line a child prints once it serves.
 const childReadyLine = "ready on"
-
-// childStopTimeout bounds a Dubbo server's graceful stop.
-const childStopTimeout = 5 * time.Second
 
 // Child is one sample server: a Greeter of Protocol (Dubbo or Thrift) called Name (it says
 // so in its replies), on 127.0.0.1:Port.
@@ -65,7 +62,6 @@ func (c Child) validate() error {
 
 // RunChild serves the Greeter c describes until ctx ends, then stops it. Once it serves, it
 // prints "<protocol> greeter <name> ready on <address>" to out, the line the demo waits for.
-// The Dubbo server logs dubbo-go's errors to stderr.
 func RunChild(ctx context.Context, c Child, out io.Writer) error {
 	if err := c.validate(); err != nil {
 		return fmt.Errorf("%s: %w", ChildCommand, err)
@@ -74,19 +70,12 @@ func RunChild(ctx context.Context, c Child, out io.Writer) error {
 	var stop func() error
 	switch c.Protocol {
 	case Dubbo:
-		if err := dubbogreeter.SetLogging(os.Stderr, "error"); err != nil {
-			return err
-		}
-		srv, err := dubbogreeter.Start(dubbogreeter.ServerConfig{Name: c.Name, Port: c.Port})
+		srv, err := hessiangreeter.Start(hessiangreeter.ServerConfig{Name: c.Name, Address: addr})
 		if err != nil {
 			return err
 		}
 		addr = srv.Addr()
-		stop = func() error {
-			stopCtx, cancel := context.WithTimeout(context.Background(), childStopTimeout)
-			defer cancel()
-			return srv.Stop(stopCtx)
-		}
+		stop = srv.Close
 	case Thrift:
 		// THeader: the transport that carries headers a route can match on; a THeader
 		// server also answers framed and buffered clients.

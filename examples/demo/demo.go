@@ -1,6 +1,6 @@
 // Package demo is `breeze demo`: Breeze on one laptop, without Kubernetes. It starts two
 // Dubbo Greeter servers and two Thrift Greeter servers (v1 and v2 of each, see
-// examples/dubbo/greeter and examples/thrift/greeter), the control plane reading the mesh
+// examples/dubbo/hessiangreeter and examples/thrift/greeter), the control plane reading the mesh
 // configuration of examples/mesh (MetaRouters, DestinationRules, ...), a Breeze proxy
 // configured by it over xDS, and a client sending a mix of calls of both protocols through
 // the proxy; it prints a table, refreshed every second, of where each kind of call landed
@@ -30,8 +30,6 @@ import (
 	"strings"
 	"text/template"
 	"time"
-
-	dubbogreeter "github.com/breeze-mesh/breeze/examples/dubbo/greeter"
 )
 
 // bootstrapTemplate is the proxy configuration, with the ports left as template fields.
@@ -128,16 +126,6 @@ func RunWithOptions(ctx context.Context, out io.Writer, opts Options) (err error
 		fmt.Fprintf(out, "  removing %s\n", dir)
 		os.RemoveAll(dir)
 	}()
-
-	// dubbo-go logs every connection event; keep the client's log out of the table.
-	clientLog, err := os.Create(filepath.Join(dir, "client.log"))
-	if err != nil {
-		return err
-	}
-	defer clientLog.Close()
-	if err := dubbogreeter.SetLogging(clientLog, "warn"); err != nil {
-		return err
-	}
 
 	configPath := filepath.Join(dir, "bootstrap.yaml")
 	if err := writeTemplate(configPath, bootstrapTemplate, ports); err != nil {

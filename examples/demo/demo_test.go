@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	dubbogreeter "github.com/breeze-mesh/breeze/examples/dubbo/greeter"
+	"github.com/breeze-mesh/breeze/examples/dubbo/hessiangreeter"
 	"github.com/breeze-mesh/breeze/examples/mesh"
 	"github.com/breeze-mesh/breeze/internal/proctest"
 	"github.com/breeze-mesh/breeze/proxy/bootstrap"
@@ -318,9 +318,6 @@ func TestChildArgs(t *testing.T) {
 // calls it with the demo's own callers, and stops it by ending the context. (In process:
 // the breeze binary that runs it as a child is tested end to end in test/e2e.)
 func TestRunChild(t *testing.T) {
-	if err := dubbogreeter.SetLogging(io.Discard, "error"); err != nil {
-		t.Fatal(err)
-	}
 	for _, protocol := range []string{Dubbo, Thrift} {
 		t.Run(protocol, func(t *testing.T) {
 			port, err := freePort()
@@ -356,7 +353,7 @@ func TestRunChild(t *testing.T) {
 				}
 			}
 
-			kinds := []requestKind{{protocol: protocol, method: "sayHello", iface: dubbogreeter.Interface, version: "2.0.0"}}
+			kinds := []requestKind{{protocol: protocol, method: "sayHello", iface: hessiangreeter.Interface, version: "2.0.0"}}
 			load, err := newTraffic(map[string]string{protocol: addr}, kinds)
 			if err != nil {
 				t.Fatal(err)

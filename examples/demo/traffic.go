@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	dubbogreeter "github.com/breeze-mesh/breeze/examples/dubbo/greeter"
+	"github.com/breeze-mesh/breeze/examples/dubbo/hessiangreeter"
 	thriftgreeter "github.com/breeze-mesh/breeze/examples/thrift/greeter"
 )
 
@@ -32,9 +32,9 @@ type requestKind struct {
 // trafficMix exercises each route of examples/mesh/greeter-metarouter.yaml (Dubbo) and
 // examples/mesh/thrift-greeter-metarouter.yaml (Thrift).
 var trafficMix = []requestKind{
-	{protocol: Dubbo, label: "dubbo   sayHello  version 1.0.0", iface: dubbogreeter.Interface, method: dubbogreeter.MethodSayHello, version: "1.0.0", route: "default", weight: 4},
-	{protocol: Dubbo, label: "dubbo   sayHello  version 2.0.0", iface: dubbogreeter.Interface, method: dubbogreeter.MethodSayHello, version: "2.0.0", route: "v2-callers", weight: 3},
-	{protocol: Dubbo, label: "dubbo   sayHi     version 1.0.0", iface: dubbogreeter.Interface, method: dubbogreeter.MethodSayHi, version: "1.0.0", route: "say-hi", weight: 3},
+	{protocol: Dubbo, label: "dubbo   sayHello  version 1.0.0", iface: hessiangreeter.Interface, method: hessiangreeter.MethodSayHello, version: "1.0.0", route: "default", weight: 4},
+	{protocol: Dubbo, label: "dubbo   sayHello  version 2.0.0", iface: hessiangreeter.Interface, method: hessiangreeter.MethodSayHello, version: "2.0.0", route: "v2-callers", weight: 3},
+	{protocol: Dubbo, label: "dubbo   sayHi     version 1.0.0", iface: hessiangreeter.Interface, method: hessiangreeter.MethodSayHi, version: "1.0.0", route: "say-hi", weight: 3},
 	{protocol: Thrift, label: "thrift  sayHello", method: thriftgreeter.SayHello, route: "canary", weight: 4},
 	{protocol: Thrift, label: "thrift  sayHello  x-tester: beta", method: thriftgreeter.SayHello, headers: map[string]string{"x-tester": "beta"}, route: "beta", weight: 3},
 	{protocol: Thrift, label: "thrift  sayHi", method: thriftgreeter.SayHi, route: "say-hi", weight: 3},
@@ -56,7 +56,10 @@ type kindStats struct {
 // traffic sends the mix to the proxy and counts the outcomes.
 type traffic struct {
 	kinds   []requestKind
-	callers []caller // one per kind: dubbo-go binds version and interface per client
+	callers []caller // one per kind
+	// dubbo is the one Dubbo client every Dubbo kind shares (interface and version travel
+	// with each request); nil when the mix has no Dubbo calls.
+	dubbo *hessiangreeter.Client
 
 	mu    sync.Mutex
 	stats []kindStats
@@ -74,11 +77,15 @@ func newTraffic(listeners map[string]string, kinds []requestKind) (*traffic, err
 		var c caller
 		switch k.protocol {
 		case Dubbo:
-			client, err := dubbogreeter.Dial(dubbogreeter.ClientConfig{Address: listeners[Dubbo], Interface: k.iface, Version: k.version, Timeout: callTimeout})
-			if err != nil {
-				return nil, err
+			if t.dubbo == nil {
+				client, err := hessiangreeter.Dial(hessiangreeter.ClientConfig{Address: listeners[Dubbo], Timeout: callTimeout})
+				if err != nil {
+					t.close()
+					return nil, err
+				}
+				t.dubbo = client
 			}
-			c = &dubboCaller{client: client, method: k.method}
+			c = &dubboCaller{client: t.dubbo, req: hessiangreeter.Request{Interface: k.iface, Version: k.version, Method: k.method, Args: []any{"demo"}}}
 		case Thrift:
 			c = &thriftCaller{address: listeners[Thrift], method: k.method, headers: k.headers}
 		default:
@@ -90,8 +97,11 @@ func newTraffic(listeners map[string]string, kinds []requestKind) (*traffic, err
 	return t, nil
 }
 
-// close closes the Thrift clients' connections (dubbo-go's clients have no Close).
+// close closes the clients' connections.
 func (t *traffic) close() {
+	if t.dubbo != nil {
+		t.dubbo.Close()
+	}
 	for _, c := range t.callers {
 		if tc, ok := c.(*thriftCaller); ok {
 			tc.close()
@@ -99,16 +109,15 @@ func (t *traffic) close() {
 	}
 }
 
-// dubboCaller calls the Dubbo Greeter with dubbo-go.
+// dubboCaller calls the Dubbo Greeter over the Dubbo protocol (hessian2). The client
+// redials by itself after a failed connection.
 type dubboCaller struct {
-	client *dubbogreeter.Client
-	method string
+	client *hessiangreeter.Client
+	req    hessiangreeter.Request
 }
 
 func (c *dubboCaller) call(ctx context.Context) (string, error) {
-	var reply string
-	err := c.client.Call(ctx, c.method, []any{"demo"}, &reply)
-	return reply, err
+	return c.client.CallString(ctx, c.req)
 }
 
 // thriftCaller calls the Thrift Greeter with Apache Thrift, over THeader so that its
