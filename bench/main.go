@@ -95,7 +95,7 @@ func parseFlags(args []string) (options, []string, error) {
 	fs.IntVar(&o.openConns, "open-conns", 16, "connections of open-loop runs")
 	fs.IntVar(&o.idleConns, "idle-conns", 10000, "connections of the idle-connection scenario")
 	fs.StringVar(&o.pin, "pin", "auto", "pin the proxy to one CPU and the load generator and upstream to the others: auto (when there are at least 2 CPUs and it is permitted), on, off")
-	fs.StringVar(&o.proxyCmd, "proxy-cmd", "", "start command of another proxy to measure instead of Breeze (run by /bin/sh; placeholders {upstream} {upstream_host} {upstream_port} {listen} {listen_port} {admin_port} {protocol})")
+	fs.StringVar(&o.proxyCmd, "proxy-cmd", "", "start command of another proxy to measure instead of Breeze (run by /bin/sh as exec <cmd>, so wrap several steps in sh -c '...'; placeholders {upstream} {upstream_host} {upstream_port} {listen} {listen_port} {admin_port} {protocol})")
 	fs.StringVar(&o.proxyAddr, "proxy-addr", "", "with -proxy-cmd: the address that proxy listens on (placeholders allowed)")
 	fs.StringVar(&o.proxyName, "proxy-name", "", "with -proxy-cmd: its name in the report (default: the command's first word)")
 	fs.StringVar(&o.proxyMetrics, "proxy-metrics", "", "with -proxy-cmd: a Prometheus endpoint with go_goroutines, if it has one")
