@@ -10,6 +10,7 @@ import (
 	networkingv1 "istio.io/api/networking/v1"
 
 	"github.com/breeze-mesh/breeze/control/config"
+	"github.com/breeze-mesh/breeze/internal/suggest"
 )
 
 // Policy is a DestinationRule: the subsets of a host and how proxies treat each of its
@@ -490,7 +491,7 @@ func (b *builder) hostHint(host string) string {
 	}
 	best, dist := "", 0
 	for _, h := range hosts {
-		if d := levenshtein(host, h); best == "" || d < dist {
+		if d := suggest.Distance(host, h); best == "" || d < dist {
 			best, dist = h, d
 		}
 	}
@@ -501,24 +502,4 @@ func (b *builder) hostHint(host string) string {
 		hosts = append(hosts[:8], "...")
 	}
 	return "known hosts: " + strings.Join(hosts, ", ")
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

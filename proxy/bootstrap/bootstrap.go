@@ -42,6 +42,7 @@ import (
 	_ "github.com/breeze-mesh/breeze/api/filters/metadataexchange/v1alpha1"
 	_ "github.com/breeze-mesh/breeze/api/filters/tracing/v1alpha1"
 	_ "github.com/breeze-mesh/breeze/api/metaprotocol/v1alpha1"
+	"github.com/breeze-mesh/breeze/internal/suggest"
 	"github.com/breeze-mesh/breeze/proxy/config"
 )
 
@@ -298,9 +299,8 @@ func mappingKey(n *yamlv3.Node, key string) *yamlv3.Node {
 			return n.Content[i]
 		}
 	}
-	want := normalizeName(key)
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if normalizeName(n.Content[i].Value) == want {
+		if suggest.SameName(n.Content[i].Value, key) {
 			return n.Content[i]
 		}
 	}

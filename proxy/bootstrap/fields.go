@@ -11,6 +11,8 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/breeze-mesh/breeze/internal/suggest"
 )
 
 // fieldChecker walks the decoded document against the proto descriptors before protojson
@@ -89,7 +91,7 @@ func unknownFieldHint(md protoreflect.MessageDescriptor, key string) string {
 	for i := 0; i < md.Fields().Len(); i++ {
 		names = append(names, string(md.Fields().Get(i).Name()))
 	}
-	if guess := closest(key, names); guess != "" {
+	if guess := suggest.Closest(key, names); guess != "" {
 		return fmt.Sprintf(" (did you mean %q?)", guess)
 	}
 	if rule, ok := allowList()[md.FullName()]; ok {
@@ -194,7 +196,7 @@ func (c *fieldChecker) enum(path string, ed protoreflect.EnumDescriptor, v any) 
 		if ed.Values().ByName(protoreflect.Name(t)) != nil {
 			return
 		}
-		if guess := closest(t, names); guess != "" {
+		if guess := suggest.Closest(t, names); guess != "" {
 			c.report(path, "unknown value %q (did you mean %q?)", t, guess)
 			return
 		}
@@ -357,7 +359,7 @@ func (c *fieldChecker) unknownTypeHint(url string) string {
 		candidates = append(candidates, string(mt.Descriptor().FullName()))
 		return true
 	})
-	if guess := closest(name, candidates); guess != "" {
+	if guess := suggest.Closest(name, candidates); guess != "" {
 		return fmt.Sprintf(" (did you mean %q?)", prefix+guess)
 	}
 	return ""

@@ -12,6 +12,7 @@ import (
 	yaml "gopkg.in/yaml.v3"
 
 	"github.com/breeze-mesh/breeze/control/config"
+	"github.com/breeze-mesh/breeze/internal/suggest"
 )
 
 // decodeProto decodes n into m (an Istio API message), strictly, the way Kubernetes reads
@@ -279,7 +280,7 @@ func (d *decoder) enum(n *yaml.Node, path string, ed protoreflect.EnumDescriptor
 		names[i] = string(values.Get(i).Name())
 	}
 	hint := "valid values: " + strings.Join(names, ", ")
-	if s := suggest(n.Value, names); s != "" {
+	if s := suggest.Closest(n.Value, names); s != "" {
 		hint = "did you mean " + strconv.Quote(s) + "?"
 	}
 	d.errorf(n, path, hint, "unknown value %q", n.Value)

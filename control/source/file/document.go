@@ -16,6 +16,7 @@ import (
 
 	aerakiv1alpha1 "github.com/breeze-mesh/breeze/api/aeraki/metaprotocol/v1alpha1"
 	"github.com/breeze-mesh/breeze/control/config"
+	"github.com/breeze-mesh/breeze/internal/suggest"
 )
 
 // kindInfo says how to read one kind of object.
@@ -151,7 +152,7 @@ func parseDocument(file string, root *yaml.Node) (parsed, bool) {
 	info, known := kinds[kind]
 	if !known {
 		group, _, _ := strings.Cut(apiVersion, "/")
-		if s := suggest(kind, kindNames()); s != "" || slices.Contains(ownGroups, group) {
+		if s := suggest.Closest(kind, kindNames()); s != "" || slices.Contains(ownGroups, group) {
 			hint := "Breeze reads " + strings.Join(kindNames(), ", ")
 			if s != "" {
 				hint = fmt.Sprintf("did you mean %q?", s)

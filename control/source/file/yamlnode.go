@@ -7,6 +7,7 @@ import (
 	yaml "gopkg.in/yaml.v3"
 
 	"github.com/breeze-mesh/breeze/control/config"
+	"github.com/breeze-mesh/breeze/internal/suggest"
 )
 
 // maxDocumentProblems bounds the problems reported for one document: past a screenful, more
@@ -170,7 +171,7 @@ func quoteHint(n *yaml.Node) string {
 // unknownField reports a key that names no field, with the closest valid name.
 func (d *decoder) unknownField(kv keyValue, path string, valid []string) {
 	hint := ""
-	if s := suggest(kv.key, valid); s != "" {
+	if s := suggest.Closest(kv.key, valid); s != "" {
 		hint = fmt.Sprintf("did you mean %q?", s)
 	} else if len(valid) > 0 {
 		hint = "valid fields here: " + strings.Join(valid, ", ")
