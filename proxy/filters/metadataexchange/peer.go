@@ -39,10 +39,10 @@ const (
 
 // Peers decodes x-envoy-peer-metadata values into Peers. It caches each value it has
 // decoded (two generations of cacheSize entries: a value used in the last cacheSize
-// distinct ones is never decoded again), so the request path costs a map lookup. One
+// distinct ones is never decoded again), so the request path costs a map lookup under a read lock. One
 // Peers serves the whole proxy (see SharedPeers); it is safe for concurrent use.
 type Peers struct {
-	mu       sync.Mutex
+	mu       sync.RWMutex
 	cur, old map[string]*Peer // header value → peer (nil for a value that names none)
 	interned map[Peer]*Peer
 
@@ -85,9 +85,16 @@ func (p *Peers) Lookup(value string) *Peer {
 	if value == "" {
 		return nil
 	}
-	p.mu.Lock()
+	// The common case, a value seen lately, takes only the read lock: every request of
+	// every connection comes here, and they should not queue behind one another.
+	p.mu.RLock()
 	peer, ok := p.cur[value]
-	if !ok {
+	p.mu.RUnlock()
+	if ok {
+		return peer
+	}
+	p.mu.Lock()
+	if peer, ok = p.cur[value]; !ok {
 		if peer, ok = p.old[value]; ok {
 			p.put(strings.Clone(value), peer) // still in use: keep it through the next swap
 		}
