@@ -56,6 +56,20 @@ var responseFlags = [...]string{
 	protocol.BadRequest:        "DPE",
 }
 
+// Response flags a filter sets in Info.ResponseFlag when it answers a request itself and
+// Envoy names the cause more precisely than the error kind's flag does.
+const (
+	// FlagRateLimited is Envoy's RL: a rate limit refused the request.
+	FlagRateLimited = "RL"
+	// FlagRateLimitServiceError is Envoy's RLSE: the rate limit service failed and the
+	// filter refuses requests then.
+	FlagRateLimitServiceError = "RLSE"
+)
+
+// FilterFlags lists the flags filters may set (Info.ResponseFlag), for telemetry that
+// numbers them.
+var FilterFlags = [...]string{FlagRateLimited, FlagRateLimitServiceError}
+
 // ResponseFlagOf returns the Envoy response flag for a local error kind.
 func ResponseFlagOf(k protocol.ErrorKind) string {
 	if int(k) < len(responseFlags) && responseFlags[k] != "" {

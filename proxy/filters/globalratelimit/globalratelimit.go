@@ -146,14 +146,14 @@ func (f *Filter) check(s filter.Stream, next filter.Handler, req *rlsv3.RateLimi
 	switch {
 	case err != nil && f.denyOnFail:
 		f.failClosed.Inc()
-		s.Info().ResponseFlag = "RLSE"
+		s.Info().ResponseFlag = filter.FlagRateLimitServiceError
 		s.LocalReply(protocol.NewLocalError(protocol.OverLimit, "rate limit service failed and deny_on_fail is set: %v", err))
 	case err != nil:
 		f.failOpen.Inc()
 		next.OnRequest(s)
 	case resp.GetOverallCode() == rlsv3.RateLimitResponse_OVER_LIMIT:
 		f.overLimit.Inc()
-		s.Info().ResponseFlag = "RL"
+		s.Info().ResponseFlag = filter.FlagRateLimited
 		s.LocalReply(&protocol.LocalError{Kind: protocol.OverLimit, Message: "global rate limit exceeded"})
 	default:
 		f.ok.Inc()

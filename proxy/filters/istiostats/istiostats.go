@@ -240,13 +240,13 @@ func (f *Filter) istioSeries(cluster string, code, flag int, peer *metadataexcha
 }
 
 // flagIndex numbers a result's response flag: 0 for "-", 1 + the error kind for a local
-// reply, and past those the flags filters name themselves (filterFlags).
+// reply, and past those the flags filters name themselves (filter.FilterFlags).
 func flagIndex(r filter.Result) int {
 	if r.LocalError == nil {
 		return 0
 	}
 	if r.Flag != "" {
-		if i := slices.Index(filterFlags[:], r.Flag); i >= 0 {
+		if i := slices.Index(filter.FilterFlags[:], r.Flag); i >= 0 {
 			return 1 + kindCount + i
 		}
 	}
@@ -261,7 +261,7 @@ func flagName(i int) string {
 	case i == 0:
 		return "-"
 	case i > kindCount:
-		return filterFlags[i-1-kindCount]
+		return filter.FilterFlags[i-1-kindCount]
 	}
 	return filter.ResponseFlagOf(protocol.ErrorKind(i - 1))
 }

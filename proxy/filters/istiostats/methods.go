@@ -149,6 +149,3 @@ func (t *methodTable) counter(s *methodSeries, o outcome) prometheus.Counter {
 
 // kindCount is the number of local error kinds.
 var kindCount = len(protocol.ErrorKinds())
-
-// filterFlags are the response flags filters set over their error kind's: a rate limit's.
-var filterFlags = [...]string{"RL", "RLSE"}

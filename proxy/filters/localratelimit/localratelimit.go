@@ -112,7 +112,7 @@ func (f *Filter) OnRequest(s filter.Stream, next filter.Handler) {
 		return
 	}
 	f.limited.Inc()
-	s.Info().ResponseFlag = "RL"
+	s.Info().ResponseFlag = filter.FlagRateLimited
 	s.LocalReply(&protocol.LocalError{Kind: protocol.OverLimit, Message: "local rate limit exceeded"})
 }
 
